@@ -1,0 +1,86 @@
+// Package config holds hookd's settings as a value: Default() → TOML →
+// HOOKD_<SECTION>_<KEY> environment overrides → Validate(). Nothing reads a
+// global config; constructors take what they need from a Config.
+package config
+
+import "time"
+
+// Duration is a time.Duration that decodes from TOML strings such as "15s".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText renders the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// Config is every setting of API.md §10.
+type Config struct {
+	Server   Server   `toml:"server"`
+	Storage  Storage  `toml:"storage"`
+	Auth     Auth     `toml:"auth"`
+	Delivery Delivery `toml:"delivery"`
+	Events   Events   `toml:"events"`
+	API      API      `toml:"api"`
+	Log      Log      `toml:"log"`
+}
+
+type Server struct {
+	Listen          string   `toml:"listen"`
+	MaxBodyBytes    int      `toml:"max_body_bytes"`
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+type Storage struct {
+	Dir       string   `toml:"dir"`
+	Retention Duration `toml:"retention"`
+}
+
+// APIKey is one accepted API key, stored only as the hex SHA-256 of the key.
+type APIKey struct {
+	SHA256  string   `toml:"sha256"`
+	Tenant  string   `toml:"tenant"`
+	Account string   `toml:"account"`
+	Roles   []string `toml:"roles"`
+}
+
+type Auth struct {
+	Mode             string   `toml:"mode"` // none | jwt | apikey
+	JWTSecret        string   `toml:"jwt_secret"`
+	JWTPublicKeyFile string   `toml:"jwt_public_key_file"`
+	JWKSFile         string   `toml:"jwks_file"`
+	Issuer           string   `toml:"issuer"`
+	Audience         string   `toml:"audience"`
+	AllowInsecure    bool     `toml:"allow_insecure"`
+	APIKeys          []APIKey `toml:"api_keys"`
+}
+
+type Delivery struct {
+	Timeout                  Duration   `toml:"timeout"`
+	RetrySchedule            []Duration `toml:"retry_schedule"`
+	AllowPrivateDestinations bool       `toml:"allow_private_destinations"`
+	AllowedCIDRs             []string   `toml:"allowed_cidrs"`
+	MaxConnsPerHost          int        `toml:"max_conns_per_host"`
+	DisableAfter             Duration   `toml:"disable_after"`
+}
+
+type Events struct {
+	StrictTypes  bool `toml:"strict_types"`
+	MaxDataBytes int  `toml:"max_data_bytes"`
+}
+
+type API struct {
+	Compat []string `toml:"compat"`
+}
+
+type Log struct {
+	Level  string `toml:"level"`  // debug | info | warn | error
+	Format string `toml:"format"` // json | console
+}

@@ -1,0 +1,131 @@
+package wal
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// tenantCache is what the committer needs per tenant without reading
+// Badger: the webhooks (all, and the active ones for fan-out) and the known
+// event types. Entries are immutable once published; updates replace them.
+type tenantCache struct {
+	all    []*Webhook // by ID
+	active []*Webhook
+	types  map[string]struct{}
+}
+
+func (tc *tenantCache) hasType(t string) bool { _, ok := tc.types[t]; return ok }
+
+func compareID(a, b ID) int { return bytes.Compare(a[:], b[:]) }
+
+// tenantCacheRO returns the tenant's cache for reading in the committer.
+// The committer is the only writer, so what it reads cannot change under it.
+func (s *Store) tenantCacheRO(tenant string) *tenantCache {
+	s.cacheMu.RLock()
+	defer s.cacheMu.RUnlock()
+	return s.tenants[tenant]
+}
+
+func (s *Store) tenant(t string) *tenantCache {
+	tc := s.tenants[t]
+	if tc == nil {
+		tc = &tenantCache{types: map[string]struct{}{}}
+		s.tenants[t] = tc
+	}
+	return tc
+}
+
+func (s *Store) webhook(tenant string, id ID) (*Webhook, bool) {
+	s.cacheMu.RLock()
+	defer s.cacheMu.RUnlock()
+	w, ok := s.hooks[id]
+	if !ok || w.Tenant != tenant {
+		return nil, false
+	}
+	return w, true
+}
+
+// putWebhook publishes w (a private copy) as the current version.
+func (s *Store) putWebhook(w *Webhook) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	s.hooks[w.ID] = w
+	old := s.tenant(w.Tenant)
+	tc := &tenantCache{types: old.types}
+	tc.all = slices.Clone(old.all)
+	i, found := slices.BinarySearchFunc(tc.all, w.ID, func(x *Webhook, id ID) int { return compareID(x.ID, id) })
+	if found {
+		tc.all[i] = w
+	} else {
+		tc.all = slices.Insert(tc.all, i, w)
+	}
+	tc.active = activeOf(tc.all)
+	s.tenants[w.Tenant] = tc
+}
+
+func (s *Store) dropWebhook(tenant string, id ID) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	delete(s.hooks, id)
+	old := s.tenant(tenant)
+	tc := &tenantCache{types: old.types}
+	tc.all = slices.DeleteFunc(slices.Clone(old.all), func(w *Webhook) bool { return w.ID == id })
+	tc.active = activeOf(tc.all)
+	s.tenants[tenant] = tc
+}
+
+func activeOf(all []*Webhook) []*Webhook {
+	var out []*Webhook
+	for _, w := range all {
+		if w.IsActive {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func (s *Store) addTypes(tenant string, names []string) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	tc := s.tenant(tenant)
+	for _, n := range names {
+		tc.types[n] = struct{}{}
+	}
+}
+
+func (s *Store) dropType(tenant, name string) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	delete(s.tenant(tenant).types, name)
+}
+
+// loadCaches reads every webhook and event type at open.
+func (s *Store) loadCaches() error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxWebhook, '/'}, PrefetchValues: true, PrefetchSize: 100})
+		for it.Rewind(); it.Valid(); it.Next() {
+			w, err := loadWebhook(it.Item())
+			if err != nil {
+				it.Close()
+				return fmt.Errorf("wal: load webhook %x: %w", it.Item().Key(), err)
+			}
+			s.putWebhook(w)
+		}
+		it.Close()
+		pfx := []byte{pfxEventType, '/'}
+		it = txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			k := it.Item().Key()[2:]
+			i := bytes.IndexByte(k, '/')
+			if i < 0 {
+				continue
+			}
+			s.addTypes(string(k[:i]), []string{string(k[i+1:])})
+		}
+		return nil
+	})
+}

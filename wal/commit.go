@@ -1,0 +1,222 @@
+package wal
+
+import (
+	"errors"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// op is one unit of work for the committer. apply runs in the committer
+// goroutine and adds its writes to the group; after runs there too once the
+// group's synced commit has returned (it updates the caches). An op's writes
+// are committed whole or not at all.
+type op struct {
+	weight int // events, for the pending bound
+	apply  func(g *group) error
+	after  func()
+	err    error
+	done   chan struct{}
+}
+
+// submit queues o and waits until its group is committed.
+func (s *Store) submit(o *op) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	o.done = make(chan struct{})
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if s.pendingN+o.weight > s.opts.MaxPending && s.pendingN > 0 {
+		s.mu.Unlock()
+		return ErrFull
+	}
+	s.pending = append(s.pending, o)
+	s.pendingN += o.weight
+	s.mu.Unlock()
+	s.wake()
+	<-o.done
+	return o.err
+}
+
+func (s *Store) wake() {
+	select {
+	case s.signal <- struct{}{}:
+	default:
+	}
+}
+
+// commitLoop is the only writer of the hot path: it takes everything that
+// is pending, commits it in as few synced transactions as Badger's limits
+// allow, and completes the callers.
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	for {
+		<-s.signal
+		s.mu.Lock()
+		ops, closed := s.pending, s.closed
+		s.pending, s.pendingN = nil, 0
+		s.mu.Unlock()
+		for len(ops) > 0 {
+			ops = s.commitGroup(ops)
+		}
+		if closed {
+			// Nothing can be queued after closed was set under mu.
+			return
+		}
+	}
+}
+
+// group collects the writes of the ops committed together.
+type group struct {
+	s       *Store
+	now     time.Time
+	entries []entry
+	size    int64
+	read    *badger.Txn // lazily opened snapshot for lookups
+
+	// Keys written by earlier ops of this group, which the read snapshot
+	// cannot see yet; undo lists what the current op added.
+	idem  map[string]ID
+	types map[string]struct{}
+	undo  []string
+	undoT []string
+}
+
+func (g *group) set(key, val []byte, ttl time.Duration) {
+	e := badger.NewEntry(key, val)
+	if ttl > 0 {
+		e = e.WithTTL(ttl)
+	}
+	g.add(e)
+}
+
+func (g *group) del(key []byte) { g.add(&badger.Entry{Key: key}, true) }
+
+// entry is one write of a group: a set, or a delete when del is true.
+type entry struct {
+	e   *badger.Entry
+	del bool
+}
+
+func (g *group) add(e *badger.Entry, del ...bool) {
+	v := int64(len(e.Value))
+	if v >= valueThreshold {
+		v = 12
+	}
+	g.size += int64(len(e.Key)) + v + 12 // as Badger's own estimate
+	g.entries = append(g.entries, entry{e: e, del: len(del) > 0 && del[0]})
+}
+
+// snapshot is a read transaction over everything committed before this group.
+func (g *group) snapshot() *badger.Txn {
+	if g.read == nil {
+		g.read = g.s.db.NewTransaction(false)
+	}
+	return g.read
+}
+
+// commitGroup commits a prefix of ops and returns the ops left for the next
+// transaction (those that did not fit).
+func (s *Store) commitGroup(ops []*op) []*op {
+	if err := s.Err(); err != nil {
+		for _, o := range ops {
+			o.err = err
+			close(o.done)
+		}
+		return nil
+	}
+	g := &group{s: s, now: s.opts.Now().UTC()}
+	defer func() {
+		if g.read != nil {
+			g.read.Discard()
+		}
+	}()
+	var done []*op
+	rest := ops[:0:0]
+	for i, o := range ops {
+		mark, markSize := len(g.entries), g.size
+		g.undo, g.undoT = g.undo[:0], g.undoT[:0]
+		err := o.apply(g)
+		n, size := int64(len(g.entries)-mark), g.size-markSize
+		switch {
+		case err == nil && (n >= s.maxCount || size >= s.maxSize):
+			err = ErrTooBig
+		case err == nil && (int64(len(g.entries)) >= s.maxCount || g.size >= s.maxSize):
+			// Does not fit beside the ops before it: next transaction.
+			g.rollback(mark, markSize)
+			rest = ops[i:]
+		}
+		if len(rest) > 0 {
+			break
+		}
+		if err != nil {
+			g.rollback(mark, markSize)
+			o.err = err
+			close(o.done)
+			continue
+		}
+		done = append(done, o)
+	}
+	if len(done) == 0 {
+		return rest
+	}
+	err := s.write(g.entries)
+	if errors.Is(err, badger.ErrTxnTooBig) {
+		// Our estimate disagreed with Badger's; nothing was written.
+		for _, o := range done {
+			o.err = ErrTooBig
+			close(o.done)
+		}
+		return rest
+	}
+	if err != nil {
+		s.fail(err)
+		for _, o := range done {
+			o.err = s.Err()
+			close(o.done)
+		}
+		return rest
+	}
+	for _, o := range done {
+		if o.after != nil {
+			o.after()
+		}
+		close(o.done)
+	}
+	return rest
+}
+
+func (g *group) rollback(mark int, markSize int64) {
+	g.entries, g.size = g.entries[:mark], markSize
+	for _, k := range g.undo {
+		delete(g.idem, k)
+	}
+	for _, k := range g.undoT {
+		delete(g.types, k)
+	}
+}
+
+// write commits entries in one synced Badger transaction.
+func (s *Store) write(entries []entry) error {
+	if e := s.injectErr.Load(); e != nil {
+		return *e
+	}
+	txn := s.db.NewTransaction(true)
+	defer txn.Discard()
+	for _, w := range entries {
+		var err error
+		if w.del {
+			err = txn.Delete(w.e.Key)
+		} else {
+			err = txn.SetEntry(w.e)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return txn.Commit()
+}

@@ -1,0 +1,178 @@
+package wal
+
+import (
+	"bytes"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// EventInput is one event to append. Type and Data are required and already
+// validated by the caller; Key is the optional idempotency key.
+type EventInput struct {
+	Type string
+	Key  string
+	Refs []Ref // sorted by Name (SortRefs)
+	Data []byte
+}
+
+// AppendResult says what became of each input, in order.
+type AppendResult struct {
+	IDs       []ID   // the stored event's ID (the original one for a duplicate)
+	Duplicate []bool // true when the idempotency key was already known
+}
+
+// Accepted is the number of events newly stored.
+func (r AppendResult) Accepted() int {
+	n := 0
+	for _, d := range r.Duplicate {
+		if !d {
+			n++
+		}
+	}
+	return n
+}
+
+// Append stores events for tenant and returns only once they are synced to
+// disk, together with one queue entry for each active webhook of the tenant
+// whose filter matches (fan-out), and any event type not seen before.
+// Events with a known idempotency key are not stored again and fan out to
+// nobody. The request is all or nothing.
+func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
+	res := AppendResult{IDs: make([]ID, len(evs)), Duplicate: make([]bool, len(evs))}
+	var newTypes []string
+	o := &op{weight: len(evs)}
+	o.apply = func(g *group) error {
+		newTypes = newTypes[:0]
+		tc := s.tenantCacheRO(tenant)
+		buf := make([]byte, 0, 256*len(evs))
+		for i := range evs {
+			in := &evs[i]
+			if in.Key != "" {
+				if id, ok, err := g.lookupIdem(tenant, in.Key); err != nil {
+					return err
+				} else if ok {
+					res.IDs[i], res.Duplicate[i] = id, true
+					continue
+				}
+			}
+			id := s.ids.New(g.now)
+			res.IDs[i], res.Duplicate[i] = id, false
+			e := Event{Type: in.Type, Key: in.Key, Refs: in.Refs, Data: in.Data, CreatedAt: g.now}
+			start := len(buf)
+			buf = encodeEvent(buf, &e)
+			g.set(eventKey(tenant, id), buf[start:len(buf):len(buf)], s.opts.Retention)
+			if in.Key != "" {
+				g.set(idemKey(tenant, in.Key), append([]byte(nil), id[:]...), s.opts.Retention)
+				g.noteIdem(tenant, in.Key, id)
+			}
+			if tc != nil {
+				for _, w := range tc.active {
+					if w.Matches(in.Type) {
+						g.set(queueKey(w.ID, id), nil, 0)
+					}
+				}
+			}
+			if (tc == nil || !tc.hasType(in.Type)) && g.noteType(tenant, in.Type) {
+				newTypes = append(newTypes, in.Type)
+				g.set(eventTypeKey(tenant, in.Type), encodeEventType(EventType{Name: in.Type, CreatedAt: g.now}), 0)
+			}
+		}
+		return nil
+	}
+	o.after = func() {
+		if len(newTypes) > 0 {
+			s.addTypes(tenant, newTypes)
+		}
+	}
+	if err := s.submit(o); err != nil {
+		return AppendResult{}, err
+	}
+	return res, nil
+}
+
+func (g *group) lookupIdem(tenant, key string) (ID, bool, error) {
+	var id ID
+	if g.idem != nil {
+		if id, ok := g.idem[tenant+"\x00"+key]; ok {
+			return id, true, nil
+		}
+	}
+	item, err := g.snapshot().Get(idemKey(tenant, key))
+	if err == badger.ErrKeyNotFound {
+		return id, false, nil
+	}
+	if err != nil {
+		return id, false, err
+	}
+	err = item.Value(func(v []byte) error {
+		if len(v) != len(id) {
+			return errCorrupt
+		}
+		copy(id[:], v)
+		return nil
+	})
+	return id, err == nil, err
+}
+
+func (g *group) noteIdem(tenant, key string, id ID) {
+	if g.idem == nil {
+		g.idem = map[string]ID{}
+	}
+	k := tenant + "\x00" + key
+	g.idem[k] = id
+	g.undo = append(g.undo, k)
+}
+
+// noteType reports whether typ is new in this group for tenant.
+func (g *group) noteType(tenant, typ string) bool {
+	if g.types == nil {
+		g.types = map[string]struct{}{}
+	}
+	k := tenant + "\x00" + typ
+	if _, ok := g.types[k]; ok {
+		return false
+	}
+	g.types[k] = struct{}{}
+	g.undoT = append(g.undoT, k)
+	return true
+}
+
+// GetEvent reads one event of tenant.
+func (s *Store) GetEvent(tenant string, id ID) (*Event, error) {
+	if err := s.readable(); err != nil {
+		return nil, err
+	}
+	e := &Event{ID: id, Tenant: tenant}
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(eventKey(tenant, id))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { return decodeEvent(v, e) })
+	})
+	if err != nil {
+		return nil, translate(err)
+	}
+	return e, nil
+}
+
+// QueueDepth counts the queue entries of one webhook (events fanned out to
+// it and not yet taken into a batch).
+func (s *Store) QueueDepth(webhook ID) (int, error) {
+	if err := s.readable(); err != nil {
+		return 0, err
+	}
+	n := 0
+	pfx := queuePrefix(webhook)
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix(pfx); it.Next() {
+			if bytes.HasPrefix(it.Item().Key(), pfx) {
+				n++
+			}
+		}
+		return nil
+	})
+	return n, translate(err)
+}

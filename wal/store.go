@@ -1,0 +1,218 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"go.uber.org/zap"
+)
+
+// Options configure a Store. Zero values take the defaults noted.
+type Options struct {
+	Dir       string
+	Retention time.Duration // TTL of events and idempotency keys; default 168h
+	Logger    *zap.Logger   // default: no logging
+	// MaxPending bounds the events waiting for the committer; past it
+	// appends fail with ErrFull. Default 262144.
+	MaxPending int
+	// Now is the wall clock used for IDs and timestamps; default time.Now.
+	Now func() time.Time
+	// InMemory keeps everything in memory (tests only: nothing is durable).
+	InMemory bool
+	// MemTableSize in bytes; default 64 MiB. It also bounds one commit
+	// (Badger allows 15% of it per transaction).
+	MemTableSize int64
+}
+
+// valueThreshold: values this large or larger go to Badger's value log.
+const valueThreshold = 1 << 10
+
+// Store is the durable store. It is safe for concurrent use.
+type Store struct {
+	db   *badger.DB
+	opts Options
+	log  *zap.Logger
+	ids  IDGen
+
+	maxCount, maxSize int64 // per-commit limits
+
+	mu       sync.Mutex // guards pending, pendingN, closed
+	pending  []*op
+	pendingN int
+	closed   bool
+	signal   chan struct{} // 1-slot: work is pending
+	stopped  chan struct{} // committer exited
+	failed   atomic.Pointer[FailedError]
+	failOnce sync.Once
+
+	cacheMu sync.RWMutex
+	tenants map[string]*tenantCache
+	hooks   map[ID]*Webhook // every webhook, any tenant
+
+	gcStop chan struct{}
+	gcDone chan struct{}
+
+	// injectErr, when set (tests only), fails the next commits with its
+	// error before anything reaches Badger, as a failed fsync would.
+	injectErr atomic.Pointer[error]
+}
+
+// Open opens (or creates) the store in opts.Dir and starts its committer.
+func Open(opts Options) (*Store, error) {
+	if opts.Retention <= 0 {
+		opts.Retention = 168 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 1 << 18
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MemTableSize <= 0 {
+		opts.MemTableSize = 64 << 20
+	}
+	bo := badger.DefaultOptions(opts.Dir).
+		WithSyncWrites(true).
+		WithDetectConflicts(false).
+		WithNumVersionsToKeep(1).
+		WithMemTableSize(opts.MemTableSize).
+		WithNumMemtables(3).
+		WithValueThreshold(valueThreshold).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(32 << 20).
+		WithLogger(badgerLogger{opts.Logger.Sugar()}).
+		WithLoggingLevel(badger.WARNING)
+	if opts.InMemory {
+		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).WithValueThreshold(1 << 20)
+	}
+	db, err := badger.Open(bo)
+	if err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", opts.Dir, err)
+	}
+	s := &Store{
+		db:       db,
+		opts:     opts,
+		log:      opts.Logger,
+		maxCount: db.MaxBatchCount() * 9 / 10,
+		maxSize:  db.MaxBatchSize() * 9 / 10,
+		signal:   make(chan struct{}, 1),
+		stopped:  make(chan struct{}),
+		tenants:  map[string]*tenantCache{},
+		hooks:    map[ID]*Webhook{},
+		gcStop:   make(chan struct{}),
+		gcDone:   make(chan struct{}),
+	}
+	if err := s.loadCaches(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	go s.commitLoop()
+	go s.gcLoop()
+	return s, nil
+}
+
+// Close stops accepting writes, commits everything already queued, stops
+// the committer and closes Badger. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	already := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if already {
+		<-s.stopped
+		return nil
+	}
+	s.wake()
+	<-s.stopped
+	close(s.gcStop)
+	<-s.gcDone
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("wal: close: %w", err)
+	}
+	return nil
+}
+
+// Err is the sticky failure, or nil while the store is healthy.
+func (s *Store) Err() error {
+	if f := s.failed.Load(); f != nil {
+		return f
+	}
+	return nil
+}
+
+// Ready reports whether the store accepts writes.
+func (s *Store) Ready() error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// readable is checked by every read: after a failed commit the memtable may
+// hold writes that never reached the disk, so nothing is served.
+func (s *Store) readable() error {
+	if f := s.failed.Load(); f != nil {
+		return f
+	}
+	return nil
+}
+
+func (s *Store) fail(err error) {
+	s.failOnce.Do(func() {
+		f := &FailedError{Err: err}
+		s.failed.Store(f)
+		s.log.Error("wal: commit failed; store is now fail-stop, nothing more is acknowledged", zap.Error(err))
+	})
+}
+
+// Size reports Badger's LSM and value-log sizes in bytes.
+func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
+
+func (s *Store) gcLoop() {
+	defer close(s.gcDone)
+	if s.opts.InMemory {
+		return
+	}
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.gcStop:
+			return
+		case <-t.C:
+			for s.db.RunValueLogGC(0.5) == nil {
+			}
+		}
+	}
+}
+
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return ErrNotFound
+	case errors.Is(err, badger.ErrDBClosed):
+		return ErrClosed
+	}
+	return err
+}
+
+type badgerLogger struct{ s *zap.SugaredLogger }
+
+func (l badgerLogger) Errorf(f string, a ...any)   { l.s.Errorf("badger: "+f, a...) }
+func (l badgerLogger) Warningf(f string, a ...any) { l.s.Warnf("badger: "+f, a...) }
+func (l badgerLogger) Infof(f string, a ...any)    { l.s.Debugf("badger: "+f, a...) }
+func (l badgerLogger) Debugf(f string, a ...any)   { l.s.Debugf("badger: "+f, a...) }

@@ -1,0 +1,325 @@
+package wal
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func openTest(t testing.TB, dir string) *Store {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func ev(typ, key, data string) EventInput {
+	return EventInput{Type: typ, Key: key, Data: []byte(data)}
+}
+
+func TestAppendAndGet(t *testing.T) {
+	s := openTest(t, "")
+	big := `{"x":"` + string(bytes.Repeat([]byte("abc"), 2000)) + `"}`
+	in := []EventInput{
+		ev("order.created", "", `{"a":1}`),
+		{Type: "101", Refs: []Ref{{"orderRef", "A1"}, {"z", "9"}}, Data: []byte(`[1,2]`)},
+		ev("big", "", big),
+	}
+	res, err := s.Append("acme", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Accepted(); got != 3 {
+		t.Fatalf("accepted = %d, want 3", got)
+	}
+	for i, id := range res.IDs {
+		e, err := s.GetEvent("acme", id)
+		if err != nil {
+			t.Fatalf("get %d: %v", i, err)
+		}
+		if e.Type != in[i].Type || string(e.Data) != string(in[i].Data) || len(e.Refs) != len(in[i].Refs) {
+			t.Errorf("event %d = %+v, want %+v", i, e, in[i])
+		}
+		if _, err := s.GetEvent("other", id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("other tenant get = %v, want ErrNotFound", err)
+		}
+	}
+	if !(compareID(res.IDs[0], res.IDs[1]) < 0 && compareID(res.IDs[1], res.IDs[2]) < 0) {
+		t.Errorf("ids not increasing: %v", res.IDs)
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	s := openTest(t, "")
+	first, err := s.Append("acme", []EventInput{ev("a", "k1", `1`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		tenant  string
+		in      []EventInput
+		wantDup []bool
+	}{
+		{"same key again", "acme", []EventInput{ev("a", "k1", `2`)}, []bool{true}},
+		{"same key twice in one request", "acme", []EventInput{ev("a", "k2", `1`), ev("a", "k2", `2`)}, []bool{false, true}},
+		{"same key other tenant", "beta", []EventInput{ev("a", "k1", `1`)}, []bool{false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := s.Append(tt.tenant, tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, d := range res.Duplicate {
+				if d != tt.wantDup[i] {
+					t.Errorf("dup[%d] = %v, want %v", i, d, tt.wantDup[i])
+				}
+			}
+		})
+	}
+	res, _ := s.Append("acme", []EventInput{ev("a", "k1", `3`)})
+	if res.IDs[0] != first.IDs[0] {
+		t.Errorf("duplicate id = %v, want the original %v", res.IDs[0], first.IDs[0])
+	}
+	e, _ := s.GetEvent("acme", first.IDs[0])
+	if string(e.Data) != "1" {
+		t.Errorf("data = %s, want the first event's", e.Data)
+	}
+}
+
+func TestConcurrentIdempotentAppends(t *testing.T) {
+	// 32 goroutines publish the same 50 keys: exactly 50 events are new.
+	s := openTest(t, "")
+	var mu sync.Mutex
+	accepted := 0
+	ids := map[string]ID{}
+	var wg sync.WaitGroup
+	for g := 0; g < 32; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := 0; k < 50; k++ {
+				key := fmt.Sprintf("key-%d", k)
+				res, err := s.Append("acme", []EventInput{ev("t", key, `{}`)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				accepted += res.Accepted()
+				if prev, ok := ids[key]; ok && prev != res.IDs[0] {
+					t.Errorf("key %s: ids %v and %v", key, prev, res.IDs[0])
+				}
+				ids[key] = res.IDs[0]
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if accepted != 50 {
+		t.Errorf("accepted = %d, want 50", accepted)
+	}
+}
+
+func TestFanOut(t *testing.T) {
+	s := openTest(t, "")
+	mk := func(tenant string, active bool, events ...string) ID {
+		w := &Webhook{ID: s.NewWebhookID(), Tenant: tenant, URL: "http://x", IsActive: active, Events: events, MaxBatchSize: 1}
+		if err := s.CreateWebhook(w); err != nil {
+			t.Fatal(err)
+		}
+		return w.ID
+	}
+	all := mk("acme", true)
+	star := mk("acme", true, "*")
+	paid := mk("acme", true, "order.paid")
+	off := mk("acme", false)
+	other := mk("beta", true)
+	if _, err := s.Append("acme", []EventInput{ev("order.created", "", `1`), ev("order.paid", "", `2`)}); err != nil {
+		t.Fatal(err)
+	}
+	late := mk("acme", true)
+	want := map[ID]int{all: 2, star: 2, paid: 1, off: 0, other: 0, late: 0}
+	for id, n := range want {
+		got, err := s.QueueDepth(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != n {
+			t.Errorf("webhook %s queue = %d, want %d", id.Text("wh_"), got, n)
+		}
+	}
+}
+
+func TestWebhookCRUDAndPaging(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	var ids []ID
+	for i := 0; i < 5; i++ {
+		w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: fmt.Sprintf("http://h/%d", i), IsActive: true}
+		if err := s.CreateWebhook(w); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, w.ID)
+	}
+	page, more, _ := s.ListWebhooks("acme", ID{}, 2)
+	if len(page) != 2 || !more || page[0].ID != ids[0] {
+		t.Fatalf("page 1 = %d more=%v", len(page), more)
+	}
+	page, more, _ = s.ListWebhooks("acme", page[1].ID, 10)
+	if len(page) != 3 || more || page[0].ID != ids[2] {
+		t.Fatalf("page 2 = %d more=%v", len(page), more)
+	}
+	if _, err := s.UpdateWebhook("beta", ids[0], func(w *Webhook) error { return nil }); !errors.Is(err, ErrNotFound) {
+		t.Errorf("update other tenant = %v, want ErrNotFound", err)
+	}
+	w, err := s.UpdateWebhook("acme", ids[0], func(w *Webhook) error { w.URL = "http://new"; return nil })
+	if err != nil || w.URL != "http://new" {
+		t.Fatalf("update = %v %v", w, err)
+	}
+	if err := s.DeleteWebhook("acme", ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteWebhook("acme", ids[1]); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second delete = %v", err)
+	}
+	s.Close()
+	s2 := openTest(t, dir)
+	got, err := s2.GetWebhook("acme", ids[0])
+	if err != nil || got.URL != "http://new" {
+		t.Fatalf("after reopen = %v %v", got, err)
+	}
+	if _, err := s2.GetWebhook("acme", ids[1]); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted webhook after reopen = %v", err)
+	}
+	page, _, _ = s2.ListWebhooks("acme", ID{}, 100)
+	if len(page) != 4 {
+		t.Errorf("after reopen %d webhooks, want 4", len(page))
+	}
+}
+
+func TestEventTypes(t *testing.T) {
+	s := openTest(t, "")
+	if _, err := s.Append("acme", []EventInput{ev("b.auto", "", `1`), ev("b.auto", "", `1`)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateEventType("acme", EventType{Name: "a.manual", Description: "d"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateEventType("acme", EventType{Name: "a.manual"}); !errors.Is(err, ErrConflict) {
+		t.Errorf("second create = %v, want ErrConflict", err)
+	}
+	list, more, err := s.ListEventTypes("acme", "", 10)
+	if err != nil || more || len(list) != 2 || list[0].Name != "a.manual" || list[1].Name != "b.auto" {
+		t.Fatalf("list = %+v more=%v err=%v", list, more, err)
+	}
+	list, _, _ = s.ListEventTypes("acme", "a.manual", 10)
+	if len(list) != 1 || list[0].Name != "b.auto" {
+		t.Errorf("after cursor = %+v", list)
+	}
+	if err := s.DeleteEventType("acme", "b.auto"); err != nil {
+		t.Fatal(err)
+	}
+	if s.HasEventType("acme", "b.auto") || !s.HasEventType("acme", "a.manual") || s.HasEventType("beta", "a.manual") {
+		t.Error("HasEventType wrong after delete")
+	}
+}
+
+func TestStickyFailure(t *testing.T) {
+	s := openTest(t, "")
+	ok, err := s.Append("acme", []EventInput{ev("a", "", `1`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("fsync: input/output error")
+	s.injectErr.Store(&boom)
+	if _, err := s.Append("acme", []EventInput{ev("a", "", `2`)}); !errors.Is(err, boom) {
+		t.Fatalf("append during failure = %v, want %v", err, boom)
+	}
+	s.injectErr.Store(nil) // the disk "recovers": the store must stay failed
+	if _, err := s.Append("acme", []EventInput{ev("a", "", `3`)}); !errors.Is(err, boom) {
+		t.Errorf("append after failure = %v, want sticky %v", err, boom)
+	}
+	if _, err := s.GetEvent("acme", ok.IDs[0]); !errors.Is(err, boom) {
+		t.Errorf("read after failure = %v, want sticky error", err)
+	}
+	if s.Ready() == nil {
+		t.Error("Ready() = nil after a failed commit")
+	}
+}
+
+func TestTooBig(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20}) // ~150 KiB per commit
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	small := bytes.Repeat([]byte("x"), 500)
+	var many []EventInput
+	for i := 0; i < 1000; i++ {
+		many = append(many, EventInput{Type: "t", Data: small})
+	}
+	if _, err := s.Append("acme", many); !errors.Is(err, ErrTooBig) {
+		t.Fatalf("oversized append = %v, want ErrTooBig", err)
+	}
+	// The store is still healthy and a large load in many requests commits
+	// across several transactions.
+	var wg sync.WaitGroup
+	for g := 0; g < 50; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.Append("acme", many[:100]); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if s.Err() != nil {
+		t.Fatal(s.Err())
+	}
+}
+
+func TestClosed(t *testing.T) {
+	s := openTest(t, "")
+	s.Close()
+	if _, err := s.Append("acme", []EventInput{ev("a", "", `1`)}); !errors.Is(err, ErrClosed) {
+		t.Errorf("append after close = %v", err)
+	}
+}
+
+func TestIDText(t *testing.T) {
+	var g IDGen
+	now := time.Date(2026, 11, 23, 8, 15, 0, 123e6, time.UTC)
+	prev := ID{}
+	for i := 0; i < 1000; i++ {
+		id := g.New(now)
+		if compareID(prev, id) >= 0 {
+			t.Fatalf("not monotonic at %d", i)
+		}
+		prev = id
+		txt := id.Text("evt_")
+		back, err := ParseID("evt_", txt)
+		if err != nil || back != id {
+			t.Fatalf("round trip %s: %v %v", txt, back, err)
+		}
+		if !id.Time().Equal(now) {
+			t.Fatalf("time = %v", id.Time())
+		}
+	}
+	for _, bad := range []string{"", "evt_", "wh_01ARZ3NDEKTSV4RRFFQ69G5FAV", "evt_01ARZ3NDEKTSV4RRFFQ69G5FA", "evt_81ARZ3NDEKTSV4RRFFQ69G5FAV", "evt_01ARZ3NDEKTSV4RRFFQ69G5FA!", "evt_01ARZ3NDEKTSV4RRFFQ69G5FAVX"} {
+		if _, err := ParseID("evt_", bad); err == nil {
+			t.Errorf("ParseID(%q) accepted", bad)
+		}
+	}
+}
