@@ -1,0 +1,225 @@
+package api
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/valyala/fasthttp"
+
+	"hookd/config"
+	"hookd/wal"
+)
+
+// Role names of API.md §2.
+const (
+	RoleRead    = "tenant-webhook-read"
+	RoleWrite   = "tenant-webhook-write"
+	RolePublish = "tenant-event-publish"
+	RoleAdmin   = "tenant-admin"
+	rolePublic  = "" // no authentication (health, metrics, openapi)
+)
+
+// grants says which roles satisfy a route's role.
+var grants = map[string][]string{
+	RoleRead:    {RoleRead, RoleWrite, RoleAdmin},
+	RoleWrite:   {RoleWrite, RoleAdmin},
+	RolePublish: {RolePublish, RoleAdmin},
+	RoleAdmin:   {RoleAdmin},
+}
+
+// Principal is who a request acts as.
+type Principal struct {
+	Tenant  string
+	Account string
+	Roles   []string
+}
+
+// may reports whether p holds a role that grants need.
+func (p *Principal) may(need string) bool {
+	for _, g := range grants[need] {
+		for _, r := range p.Roles {
+			if r == g {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var allRoles = []string{RoleRead, RoleWrite, RolePublish, RoleAdmin}
+
+// authenticator turns a request's Authorization header into a Principal.
+type authenticator struct {
+	mode    string
+	keyfunc jwt.Keyfunc
+	methods []string
+	parser  *jwt.Parser
+	apiKeys map[[32]byte]config.APIKey
+
+	// Verified tokens, so a client that sends the same JWT on every request
+	// costs one map lookup, not one HMAC (bounded; reset when full).
+	mu    sync.Mutex
+	cache map[string]cachedToken
+	now   func() time.Time
+}
+
+type cachedToken struct {
+	p   *Principal
+	exp time.Time
+}
+
+const tokenCacheMax = 10000
+
+func newAuthenticator(c config.Auth, now func() time.Time) (*authenticator, error) {
+	a := &authenticator{mode: c.Mode, cache: map[string]cachedToken{}, now: now}
+	switch c.Mode {
+	case "none":
+	case "jwt":
+		if c.JWTSecret == "" {
+			return nil, fmt.Errorf("api: auth.jwt_secret: only HS256 is supported so far (jwt_public_key_file and jwks_file are not yet)")
+		}
+		key := []byte(c.JWTSecret)
+		a.methods = []string{"HS256"}
+		a.keyfunc = func(*jwt.Token) (any, error) { return key, nil }
+		opts := []jwt.ParserOption{jwt.WithValidMethods(a.methods), jwt.WithExpirationRequired(),
+			jwt.WithLeeway(30 * time.Second), jwt.WithTimeFunc(now)}
+		if c.Issuer != "" {
+			opts = append(opts, jwt.WithIssuer(c.Issuer))
+		}
+		if c.Audience != "" {
+			opts = append(opts, jwt.WithAudience(c.Audience))
+		}
+		a.parser = jwt.NewParser(opts...)
+	case "apikey":
+		a.apiKeys = map[[32]byte]config.APIKey{}
+		for _, k := range c.APIKeys {
+			var h [32]byte
+			b, err := hex.DecodeString(k.SHA256)
+			if err != nil || len(b) != 32 {
+				return nil, fmt.Errorf("api: auth.api_keys: sha256 must be 64 hex characters")
+			}
+			copy(h[:], b)
+			a.apiKeys[h] = k
+		}
+	default:
+		return nil, fmt.Errorf("api: auth.mode: unknown mode %q", c.Mode)
+	}
+	return a, nil
+}
+
+var errUnauthorized = &Error{Status: 401, Code: codeUnauthorized, Detail: "missing or invalid bearer token"}
+
+// claims of a hookd JWT.
+type claims struct {
+	Tenant  string      `json:"tenant"`
+	Account string      `json:"account,omitempty"`
+	Roles   stringOrSet `json:"roles"`
+	jwt.RegisteredClaims
+}
+
+// stringOrSet accepts roles as a JSON array or a space-separated string.
+type stringOrSet []string
+
+func (s *stringOrSet) UnmarshalJSON(b []byte) error {
+	var list []string
+	if err := jsonUnmarshal(b, &list); err == nil {
+		*s = list
+		return nil
+	}
+	var one string
+	if err := jsonUnmarshal(b, &one); err != nil {
+		return err
+	}
+	*s = strings.Fields(one)
+	return nil
+}
+
+// authenticate returns the request's principal or a 401/403 error.
+func (a *authenticator) authenticate(ctx *fasthttp.RequestCtx) (*Principal, error) {
+	var p *Principal
+	if a.mode == "none" {
+		p = &Principal{Tenant: "default", Roles: allRoles}
+	} else {
+		h := ctx.Request.Header.Peek("Authorization")
+		const bearer = "bearer "
+		if len(h) <= len(bearer) || !bytes.EqualFold(h[:len(bearer)], []byte(bearer)) {
+			return nil, errUnauthorized
+		}
+		tok := bytes.TrimSpace(h[len(bearer):])
+		var err error
+		if a.mode == "apikey" {
+			p, err = a.apiKey(tok)
+		} else {
+			p, err = a.jwt(string(tok))
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if t := ctx.Request.Header.Peek("x-tenant-id"); len(t) > 0 && string(t) != p.Tenant {
+		return nil, &Error{Status: 403, Code: codeForbidden, Detail: "x-tenant-id does not match the token's tenant"}
+	}
+	if t := ctx.Request.Header.Peek("x-account-id"); len(t) > 0 && a.mode != "none" && string(t) != p.Account {
+		return nil, &Error{Status: 403, Code: codeForbidden, Detail: "x-account-id does not match the token's account"}
+	}
+	return p, nil
+}
+
+func (a *authenticator) apiKey(tok []byte) (*Principal, error) {
+	h := sha256.Sum256(tok)
+	for k, v := range a.apiKeys {
+		if subtle.ConstantTimeCompare(k[:], h[:]) == 1 {
+			return &Principal{Tenant: v.Tenant, Account: v.Account, Roles: v.Roles}, nil
+		}
+	}
+	return nil, errUnauthorized
+}
+
+func (a *authenticator) jwt(tok string) (*Principal, error) {
+	now := a.now()
+	a.mu.Lock()
+	c, ok := a.cache[tok]
+	a.mu.Unlock()
+	if ok && now.Before(c.exp) {
+		return c.p, nil
+	}
+	var cl claims
+	if _, err := a.parser.ParseWithClaims(tok, &cl, a.keyfunc); err != nil {
+		return nil, errUnauthorized
+	}
+	if !wal.ValidTenant(cl.Tenant) {
+		return nil, errUnauthorized
+	}
+	p := &Principal{Tenant: cl.Tenant, Account: cl.Account, Roles: cl.Roles}
+	if cl.ExpiresAt != nil && cl.NotBefore == nil {
+		// Cache only what stays valid until exp; a future nbf is re-checked.
+		a.mu.Lock()
+		if len(a.cache) >= tokenCacheMax {
+			clear(a.cache)
+		}
+		a.cache[tok] = cachedToken{p: p, exp: cl.ExpiresAt.Time}
+		a.mu.Unlock()
+	}
+	return p, nil
+}
+
+// MintToken signs an HS256 token for local use and tests (`hookd token`).
+func MintToken(c config.Auth, tenant, account string, roles []string, ttl time.Duration, now time.Time) (string, error) {
+	if c.JWTSecret == "" {
+		return "", fmt.Errorf("auth.jwt_secret is empty: set it in the config or HOOKD_AUTH_JWT_SECRET")
+	}
+	cl := claims{Tenant: tenant, Account: account, Roles: roles, RegisteredClaims: jwt.RegisteredClaims{
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl)), Issuer: c.Issuer,
+	}}
+	if c.Audience != "" {
+		cl.Audience = jwt.ClaimStrings{c.Audience}
+	}
+	return jwt.NewWithClaims(jwt.SigningMethodHS256, cl).SignedString([]byte(c.JWTSecret))
+}

@@ -1,0 +1,52 @@
+package api
+
+import (
+	"strings"
+	"testing"
+)
+
+func FuzzDecodeEvents(f *testing.F) {
+	seeds := []struct{ media, body string }{
+		{"application/json", `{"type":"order.created","data":{"n":1},"id":"k1","refs":{"orderRef":"A1"}}`},
+		{"application/json", `{"events":[{"type":"a","data":1},{"type":"101","data":null}]}`},
+		{"application/x-ndjson", "{\"type\":\"a\",\"data\":[1]}\n{\"type\":\"b\",\"data\":\"x\"}\n"},
+		{"application/json", `{"type":"a","data":1,"events":[]}`},
+		{"application/x-ndjson", "\n\n{"},
+		{"application/json", `{"events":null,"type":"a","data":{}}`},
+	}
+	for _, s := range seeds {
+		f.Add(s.media, []byte(s.body))
+	}
+	f.Fuzz(func(t *testing.T, media string, body []byte) {
+		evs, err := decodeEvents(media, body, 1024)
+		if err != nil {
+			e := toError(err)
+			if e.Status < 400 || e.Status >= 500 {
+				t.Fatalf("bad input mapped to %d: %v", e.Status, err)
+			}
+			return
+		}
+		if len(evs) == 0 || len(evs) > maxEventsPerRequest {
+			t.Fatalf("%d events accepted", len(evs))
+		}
+		for _, e := range evs {
+			if !validType(e.Type) || e.Data == nil || len(e.Data) > 1024 || len(e.Refs) > 16 {
+				t.Fatalf("invalid event accepted: %+v", e)
+			}
+		}
+	})
+}
+
+func TestDecodeEventsLimits(t *testing.T) {
+	line := "{\"type\":\"a\",\"data\":1}\n"
+	if _, err := decodeEvents("application/x-ndjson", []byte(strings.Repeat(line, 1000)), 100); err != nil {
+		t.Errorf("1000 lines: %v", err)
+	}
+	if _, err := decodeEvents("application/x-ndjson", []byte(strings.Repeat(line, 1001)), 100); err == nil {
+		t.Error("1001 lines accepted")
+	}
+	many := `{"events":[` + strings.Repeat(`{"type":"a","data":1},`, 1000) + `{"type":"a","data":1}]}`
+	if _, err := decodeEvents("application/json", []byte(many), 100); err == nil {
+		t.Error("1001 events accepted")
+	}
+}

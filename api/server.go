@@ -1,0 +1,168 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/fasthttp/router"
+	"github.com/valyala/fasthttp"
+	"go.uber.org/zap"
+
+	"hookd/config"
+	"hookd/wal"
+)
+
+// Options are what New needs.
+type Options struct {
+	Config  config.Config
+	Store   *wal.Store
+	Logger  *zap.Logger
+	Version string
+	Now     func() time.Time // default time.Now
+}
+
+// Server serves the HTTP API. Create it with New, run it with Serve, stop it
+// with Shutdown.
+type Server struct {
+	cfg     config.Config
+	store   *wal.Store
+	log     *zap.Logger
+	version string
+	now     func() time.Time
+	auth    *authenticator
+	metrics *metrics
+	http    *fasthttp.Server
+	router  *router.Router
+}
+
+// New builds the server and its route table.
+func New(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	a, err := newAuthenticator(o.Config.Auth, o.Now)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: o.Config, store: o.Store, log: o.Logger, version: o.Version, now: o.Now, auth: a}
+	s.metrics = newMetrics(o.Store)
+	s.router = router.New()
+	s.router.RedirectTrailingSlash = false
+	s.router.RedirectFixedPath = false
+	s.router.HandleMethodNotAllowed = true
+	for _, rt := range s.routes() {
+		s.router.Handle(rt.method, rt.path, s.wrap(rt))
+	}
+	s.router.NotFound = func(ctx *fasthttp.RequestCtx) {
+		s.begin(ctx)
+		s.writeError(ctx, errNotFound("route"))
+	}
+	s.router.MethodNotAllowed = func(ctx *fasthttp.RequestCtx) {
+		s.begin(ctx)
+		s.writeError(ctx, &Error{Status: 405, Code: codeMethod, Detail: "method not allowed on this path"})
+	}
+	s.router.PanicHandler = func(ctx *fasthttp.RequestCtx, v any) {
+		s.log.Error("panic in handler", zap.String("correlationId", correlationID(ctx)), zap.Any("panic", v), zap.Stack("stack"))
+		s.writeError(ctx, errors.New("panic"))
+	}
+	s.http = &fasthttp.Server{
+		Handler:               s.router.Handler,
+		Name:                  "hookd",
+		MaxRequestBodySize:    o.Config.Server.MaxBodyBytes,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           90 * time.Second,
+		NoDefaultServerHeader: true,
+		NoDefaultContentType:  true,
+		ReduceMemoryUsage:     false,
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			s.begin(ctx)
+			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				s.writeError(ctx, &Error{Status: 413, Code: codeTooLarge, Detail: "request body exceeds server.max_body_bytes"})
+				return
+			}
+			s.writeError(ctx, &Error{Status: 400, Code: "bad_request", Detail: "malformed HTTP request"})
+		},
+	}
+	return s, nil
+}
+
+// Handler is the server's request handler (for in-process tests).
+func (s *Server) Handler() fasthttp.RequestHandler { return s.router.Handler }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.http.Serve(ln) }
+
+// Shutdown stops accepting connections and waits for in-flight requests
+// (and so for their commits) until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.http.ShutdownWithContext(ctx) }
+
+// handler is what a route runs once the request is authorized.
+type handler func(ctx *fasthttp.RequestCtx, p *Principal) error
+
+// wrap applies what every route shares: correlation id, authentication,
+// the route's role, error mapping and metrics.
+func (s *Server) wrap(rt route) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		s.begin(ctx)
+		var p *Principal
+		if rt.role != rolePublic {
+			var err error
+			if p, err = s.auth.authenticate(ctx); err != nil {
+				s.writeError(ctx, err)
+				return
+			}
+			if !p.may(rt.role) {
+				s.writeError(ctx, &Error{Status: 403, Code: codeForbidden, Detail: "this operation needs role " + rt.role})
+				return
+			}
+		}
+		if err := rt.h(ctx, p); err != nil {
+			s.writeError(ctx, err)
+		}
+	}
+}
+
+const correlationKey = "hookd.cid"
+
+// begin assigns the correlation id: the client's when it is sane, else a
+// fresh one. It is echoed on every response.
+func (s *Server) begin(ctx *fasthttp.RequestCtx) {
+	if ctx.UserValue(correlationKey) != nil {
+		return
+	}
+	cid := ctx.Request.Header.Peek("x-correlation-id")
+	var id string
+	if len(cid) > 0 && len(cid) <= 128 && printable(cid) {
+		id = string(cid)
+	} else {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	ctx.SetUserValue(correlationKey, id)
+	ctx.Response.Header.Set("x-correlation-id", id)
+}
+
+func correlationID(ctx *fasthttp.RequestCtx) string {
+	if v, ok := ctx.UserValue(correlationKey).(string); ok {
+		return v
+	}
+	return ""
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,585 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"hookd/wal"
+)
+
+// webhookIn is a create or update body. Pointers tell absent from zero:
+// on update, present fields replace and absent ones stay (PUT = PATCH).
+type webhookIn struct {
+	URL               *string            `json:"url"`
+	Destination       *string            `json:"destination"`
+	Endpoint          *string            `json:"endpoint"`
+	Description       *string            `json:"description"`
+	Events            *[]string          `json:"events"`
+	IsActive          *bool              `json:"isActive"`
+	CustomHeaders     *map[string]string `json:"customHeaders"`
+	MaxBatchSize      *flexInt           `json:"maxBatchSize"`
+	MaxBatchTimeDelay *flexDuration      `json:"maxBatchTimeDelay"`
+	Ordered           *bool              `json:"ordered"`
+	RateLimit         *int               `json:"rateLimit"`
+	Compression       *string            `json:"compression"`
+	Retry             *struct {
+		Schedule []flexDuration `json:"schedule"`
+	} `json:"retry"`
+	Metadata *map[string]string `json:"metadata"`
+	Secret   *string            `json:"secret"`
+}
+
+// flexInt accepts 100 or "100" (the Duck Creek API sends strings).
+type flexInt int
+
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return &fieldError{"maxBatchSize", "must be an integer"}
+	}
+	*f = flexInt(n)
+	return nil
+}
+
+// flexDuration accepts milliseconds as a number or numeric string, or a Go
+// duration string ("250ms", "5m").
+type flexDuration time.Duration
+
+func (f *flexDuration) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < 0 || n > int64(7*24*time.Hour/time.Millisecond) {
+			return &fieldError{"", fmt.Sprintf("%d ms is out of range", n)}
+		}
+		*f = flexDuration(time.Duration(n) * time.Millisecond)
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return &fieldError{"", fmt.Sprintf("%q is neither milliseconds nor a duration such as \"250ms\"", s)}
+	}
+	*f = flexDuration(d)
+	return nil
+}
+
+// reservedHeaders may not be set as custom headers (API.md §3).
+var reservedHeaders = map[string]bool{"host": true, "content-length": true, "content-type": true,
+	"content-encoding": true, "transfer-encoding": true, "connection": true}
+
+// apply validates in and writes it onto w. create says whether absent
+// required fields are an error.
+func (s *Server) applyWebhook(in *webhookIn, w *wal.Webhook, create bool) error {
+	u := in.URL
+	field := "url"
+	for _, alt := range []struct {
+		v    *string
+		name string
+	}{{in.Destination, "destination"}, {in.Endpoint, "endpoint"}} {
+		if u == nil && alt.v != nil {
+			u, field = alt.v, alt.name
+		}
+	}
+	if u != nil {
+		if err := s.validURL(*u); err != nil {
+			return errValidation(field, err.Error())
+		}
+		w.URL = *u
+	} else if create {
+		return errValidation("url", "required")
+	}
+	if in.Description != nil {
+		if len(*in.Description) > 1024 {
+			return errValidation("description", "at most 1024 bytes")
+		}
+		w.Description = *in.Description
+	}
+	if in.Events != nil {
+		if len(*in.Events) > 256 {
+			return errValidation("events", "at most 256 event types")
+		}
+		for i, e := range *in.Events {
+			if e != "*" && !validType(e) {
+				return errValidation(fmt.Sprintf("events[%d]", i), "must be \"*\" or 1..128 characters of [A-Za-z0-9._:-]")
+			}
+		}
+		w.Events = *in.Events
+		if len(w.Events) == 1 && w.Events[0] == "*" {
+			w.Events = nil
+		}
+	}
+	if in.IsActive != nil {
+		w.IsActive = *in.IsActive
+	}
+	if in.CustomHeaders != nil {
+		if err := validHeaders(*in.CustomHeaders); err != nil {
+			return err
+		}
+		w.CustomHeaders = *in.CustomHeaders
+	}
+	if in.MaxBatchSize != nil {
+		if *in.MaxBatchSize < 1 || *in.MaxBatchSize > 1000 {
+			return errValidation("maxBatchSize", "must be from 1 to 1000")
+		}
+		w.MaxBatchSize = int(*in.MaxBatchSize)
+	}
+	if in.MaxBatchTimeDelay != nil {
+		d := time.Duration(*in.MaxBatchTimeDelay)
+		if d < 0 || d > time.Hour {
+			return errValidation("maxBatchTimeDelay", "must be from 0 to 1h (3600000 ms)")
+		}
+		w.MaxBatchTimeDelay = d
+	}
+	if in.Ordered != nil {
+		w.Ordered = *in.Ordered
+	}
+	if in.RateLimit != nil {
+		if *in.RateLimit < 0 || *in.RateLimit > 100000 {
+			return errValidation("rateLimit", "must be from 0 (no limit) to 100000 requests per second")
+		}
+		w.RateLimit = *in.RateLimit
+	}
+	if in.Compression != nil {
+		if *in.Compression != "none" && *in.Compression != "gzip" {
+			return errValidation("compression", `must be "none" or "gzip"`)
+		}
+		w.Compression = *in.Compression
+	}
+	if in.Retry != nil {
+		if n := len(in.Retry.Schedule); n < 1 || n > 50 {
+			return errValidation("retry.schedule", "must hold 1 to 50 delays")
+		}
+		w.RetrySchedule = w.RetrySchedule[:0]
+		for i, d := range in.Retry.Schedule {
+			if d < 0 || time.Duration(d) > 7*24*time.Hour {
+				return errValidation(fmt.Sprintf("retry.schedule[%d]", i), "must be from 0s to 168h")
+			}
+			w.RetrySchedule = append(w.RetrySchedule, time.Duration(d))
+		}
+	}
+	if in.Metadata != nil {
+		if len(*in.Metadata) > 50 {
+			return errValidation("metadata", "at most 50 entries")
+		}
+		for k, v := range *in.Metadata {
+			if len(k) == 0 || len(k) > 64 || len(v) > 1024 {
+				return errValidation("metadata", "keys 1..64 bytes, values at most 1024 bytes")
+			}
+		}
+		w.Metadata = *in.Metadata
+	}
+	if in.Secret != nil {
+		if _, err := parseSecret(*in.Secret); err != nil {
+			return errValidation("secret", err.Error())
+		}
+		if create {
+			w.Secrets = []wal.Secret{{Value: *in.Secret}}
+		} else if len(w.Secrets) == 0 || w.Secrets[0].Value != *in.Secret {
+			w.Secrets = []wal.Secret{{Value: *in.Secret}} // replaced at once; use secret:rotate for a grace period
+		}
+	}
+	return nil
+}
+
+// validURL checks a destination (API.md §3). The full SSRF guard, repeated
+// at connect time on the resolved address, belongs to the dispatcher's
+// dialer; here literal addresses and localhost names are refused early.
+func (s *Server) validURL(raw string) error {
+	if len(raw) > 2048 {
+		return fmt.Errorf("at most 2048 bytes")
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return fmt.Errorf("must be an absolute http or https URL without credentials")
+	}
+	if u.Fragment != "" {
+		return fmt.Errorf("must not have a fragment")
+	}
+	if s.cfg.Delivery.AllowPrivateDestinations {
+		return nil
+	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return fmt.Errorf("must not name a loopback, private or link-local address (delivery.allow_private_destinations is off)")
+	}
+	if ip, ok := parseLooseIP(host); ok && forbiddenIP(ip) {
+		return fmt.Errorf("must not name a loopback, private or link-local address (delivery.allow_private_destinations is off)")
+	}
+	return nil
+}
+
+// parseLooseIP parses an IP literal, including the legacy IPv4 forms a
+// resolver accepts ("2130706433", "0x7f.1", "127.1").
+func parseLooseIP(h string) (netip.Addr, bool) {
+	if ip, err := netip.ParseAddr(h); err == nil {
+		return ip.Unmap(), true
+	}
+	parts := strings.Split(h, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var nums []uint64
+	for _, p := range parts {
+		n, err := strconv.ParseUint(p, 0, 32) // decimal, 0x hex, 0 octal
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		nums = append(nums, n)
+	}
+	var v uint64
+	switch len(nums) {
+	case 1:
+		v = nums[0]
+	case 2:
+		v = nums[0]<<24 | nums[1]
+	case 3:
+		v = nums[0]<<24 | nums[1]<<16 | nums[2]
+	case 4:
+		v = nums[0]<<24 | nums[1]<<16 | nums[2]<<8 | nums[3]
+	}
+	if v > 0xFFFFFFFF {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
+}
+
+var forbiddenNets = func() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range []string{"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+		"172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+		"::/128", "::1/128", "fe80::/10", "fc00::/7", "ff00::/8", "64:ff9b::/96", "2002::/16", "2001:db8::/32"} {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}()
+
+func forbiddenIP(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range forbiddenNets {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+func validHeaders(h map[string]string) error {
+	if len(h) > 20 {
+		return errValidation("customHeaders", "at most 20 headers")
+	}
+	for k, v := range h {
+		if !validToken(k) {
+			return errValidation("customHeaders", fmt.Sprintf("%q is not a valid header name", k))
+		}
+		lk := strings.ToLower(k)
+		if reservedHeaders[lk] || strings.HasPrefix(lk, "webhook-") {
+			return errValidation("customHeaders", fmt.Sprintf("%q is reserved", k))
+		}
+		if strings.ContainsAny(v, "\r\n\x00") || len(v) > 4096 {
+			return errValidation("customHeaders."+k, "value must not contain CR, LF or NUL and be at most 4096 bytes")
+		}
+	}
+	return nil
+}
+
+// validToken: an RFC 7230 token.
+func validToken(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// parseSecret checks a Standard Webhooks secret: whsec_ + base64 of 24..64 bytes.
+func parseSecret(s string) ([]byte, error) {
+	b64, ok := strings.CutPrefix(s, "whsec_")
+	if !ok {
+		return nil, fmt.Errorf("must start with whsec_")
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return nil, fmt.Errorf("must be whsec_ followed by standard base64")
+	}
+	if len(b) < 24 || len(b) > 64 {
+		return nil, fmt.Errorf("must encode 24 to 64 bytes")
+	}
+	return b, nil
+}
+
+func newSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return "whsec_" + base64.StdEncoding.EncodeToString(b)
+}
+
+// webhookOut is the webhook object of API.md §3.
+type webhookOut struct {
+	ID                string            `json:"id"`
+	URL               string            `json:"url"`
+	Description       string            `json:"description"`
+	Events            []string          `json:"events"`
+	IsActive          bool              `json:"isActive"`
+	CustomHeaders     map[string]string `json:"customHeaders"`
+	MaxBatchSize      int               `json:"maxBatchSize"`
+	MaxBatchTimeDelay int64             `json:"maxBatchTimeDelay"`
+	Ordered           bool              `json:"ordered"`
+	RateLimit         int               `json:"rateLimit"`
+	Compression       string            `json:"compression"`
+	Retry             retryOut          `json:"retry"`
+	Metadata          map[string]string `json:"metadata"`
+	HasSecret         bool              `json:"hasSecret"`
+	Secret            string            `json:"secret,omitempty"`
+	HealthStatus      string            `json:"healthStatus"`
+	CreatedAt         string            `json:"createdAt"`
+	UpdatedAt         string            `json:"updatedAt"`
+}
+
+type retryOut struct {
+	Schedule []string `json:"schedule"`
+}
+
+func (s *Server) webhookOut(w *wal.Webhook) webhookOut {
+	o := webhookOut{ID: w.ID.Text("wh_"), URL: w.URL, Description: w.Description, Events: w.Events,
+		IsActive: w.IsActive, CustomHeaders: w.CustomHeaders, MaxBatchSize: w.MaxBatchSize,
+		MaxBatchTimeDelay: w.MaxBatchTimeDelay.Milliseconds(), Ordered: w.Ordered, RateLimit: w.RateLimit,
+		Compression: w.Compression, Metadata: w.Metadata, HasSecret: len(w.Secrets) > 0,
+		HealthStatus: "healthy", CreatedAt: timestamp(w.CreatedAt), UpdatedAt: timestamp(w.UpdatedAt)}
+	if o.Events == nil {
+		o.Events = []string{}
+	}
+	if o.CustomHeaders == nil {
+		o.CustomHeaders = map[string]string{}
+	}
+	if o.Metadata == nil {
+		o.Metadata = map[string]string{}
+	}
+	if o.Compression == "" {
+		o.Compression = "none"
+	}
+	sched := w.RetrySchedule
+	if sched == nil {
+		for _, d := range s.cfg.Delivery.RetrySchedule {
+			sched = append(sched, d.Duration)
+		}
+	}
+	o.Retry.Schedule = make([]string, len(sched))
+	for i, d := range sched {
+		o.Retry.Schedule[i] = d.String()
+	}
+	if !w.IsActive {
+		o.HealthStatus = "disabled"
+	}
+	return o
+}
+
+func (s *Server) createWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
+	var in webhookIn
+	if err := decodeBody(ctx, &in, false); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	w := &wal.Webhook{Tenant: p.Tenant, Account: p.Account, IsActive: true, MaxBatchSize: 1,
+		Compression: "none", CreatedAt: now, UpdatedAt: now}
+	if err := s.applyWebhook(&in, w, true); err != nil {
+		return err
+	}
+	if len(w.Secrets) == 0 {
+		w.Secrets = []wal.Secret{{Value: newSecret()}}
+	}
+	w.ID = s.store.NewWebhookID()
+	if err := s.store.CreateWebhook(w); err != nil {
+		return err
+	}
+	out := s.webhookOut(w)
+	out.Secret = w.Secrets[0].Value // shown once, on create
+	ctx.Response.Header.Set("Location", "/v1/webhooks/"+out.ID)
+	return writeJSON(ctx, 201, out)
+}
+
+func (s *Server) webhookID(ctx *fasthttp.RequestCtx) (wal.ID, error) {
+	id, err := wal.ParseID("wh_", pathParam(ctx, "id"))
+	if err != nil {
+		return id, errNotFound("webhook")
+	}
+	return id, nil
+}
+
+func (s *Server) getWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
+	id, err := s.webhookID(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := s.store.GetWebhook(p.Tenant, id)
+	if err != nil {
+		return notFoundAs(err, "webhook")
+	}
+	return writeJSON(ctx, 200, s.webhookOut(w))
+}
+
+func (s *Server) updateWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
+	id, err := s.webhookID(ctx)
+	if err != nil {
+		return err
+	}
+	var in webhookIn
+	if err := decodeBody(ctx, &in, false); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	w, err := s.store.UpdateWebhook(p.Tenant, id, func(w *wal.Webhook) error {
+		if err := s.applyWebhook(&in, w, false); err != nil {
+			return err
+		}
+		w.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return notFoundAs(err, "webhook")
+	}
+	return writeJSON(ctx, 200, s.webhookOut(w))
+}
+
+func (s *Server) deleteWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
+	id, err := s.webhookID(ctx)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteWebhook(p.Tenant, id); err != nil {
+		return notFoundAs(err, "webhook")
+	}
+	ctx.SetStatusCode(204)
+	return nil
+}
+
+func (s *Server) listWebhooks(ctx *fasthttp.RequestCtx, p *Principal) error {
+	limit, err := listLimit(ctx)
+	if err != nil {
+		return err
+	}
+	var after wal.ID
+	if c := ctx.QueryArgs().Peek("cursor"); len(c) > 0 {
+		if after, err = wal.ParseID("wh_", string(c)); err != nil {
+			return errValidation("cursor", "not a cursor this list returned")
+		}
+	}
+	hooks, more, err := s.store.ListWebhooks(p.Tenant, after, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]webhookOut, len(hooks))
+	for i, w := range hooks {
+		out[i] = s.webhookOut(w)
+	}
+	next := ""
+	if more {
+		next = out[len(out)-1].ID
+	}
+	return writeJSON(ctx, 200, newPage(out, next))
+}
+
+// webhookAction is POST /v1/webhooks/{id}:action.
+func (s *Server) webhookAction(ctx *fasthttp.RequestCtx, p *Principal) error {
+	raw := pathParam(ctx, "id")
+	id, action, ok := strings.Cut(raw, ":")
+	if !ok {
+		return &Error{Status: 405, Code: codeMethod, Detail: "POST is not allowed on a webhook; use PUT or PATCH to update"}
+	}
+	ctx.SetUserValue("id", id)
+	switch action {
+	case "ping":
+		if _, err := s.webhookID(ctx); err != nil {
+			return err
+		}
+		return s.notYet("ping")(ctx, p)
+	}
+	return errNotFound("action " + action)
+}
+
+// getSecret is GET /v1/webhooks/{id}/secret (admin).
+func (s *Server) getSecret(ctx *fasthttp.RequestCtx, p *Principal) error {
+	id, err := s.webhookID(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := s.store.GetWebhook(p.Tenant, id)
+	if err != nil {
+		return notFoundAs(err, "webhook")
+	}
+	return writeJSON(ctx, 200, map[string]string{"secret": w.Secrets[0].Value})
+}
+
+// rotateSecret is POST /v1/webhooks/{id}/secret:rotate (admin): the old
+// secret keeps signing beside the new one for gracePeriod (default 24h).
+func (s *Server) rotateSecret(ctx *fasthttp.RequestCtx, p *Principal) error {
+	id, err := s.webhookID(ctx)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Secret      *string       `json:"secret"`
+		GracePeriod *flexDuration `json:"gracePeriod"`
+	}
+	if err := decodeBody(ctx, &in, true); err != nil {
+		return err
+	}
+	next := newSecret()
+	if in.Secret != nil {
+		if _, err := parseSecret(*in.Secret); err != nil {
+			return errValidation("secret", err.Error())
+		}
+		next = *in.Secret
+	}
+	grace := 24 * time.Hour
+	if in.GracePeriod != nil {
+		grace = time.Duration(*in.GracePeriod)
+		if grace < 0 || grace > 7*24*time.Hour {
+			return errValidation("gracePeriod", "must be from 0 to 168h")
+		}
+	}
+	now := s.now().UTC()
+	_, err = s.store.UpdateWebhook(p.Tenant, id, func(w *wal.Webhook) error {
+		keep := []wal.Secret{{Value: next}}
+		for i, old := range w.Secrets {
+			if i == 0 && grace > 0 {
+				keep = append(keep, wal.Secret{Value: old.Value, ExpiresAt: now.Add(grace)})
+			} else if i > 0 && old.ExpiresAt.After(now) {
+				keep = append(keep, old)
+			}
+		}
+		w.Secrets, w.UpdatedAt = keep, now
+		return nil
+	})
+	if err != nil {
+		return notFoundAs(err, "webhook")
+	}
+	return writeJSON(ctx, 200, map[string]string{"secret": next})
+}
+
+// notFoundAs names the missing resource in a not-found error.
+func notFoundAs(err error, what string) error {
+	if toError(err).Status == 404 {
+		return errNotFound(what)
+	}
+	return err
+}
+
+// notYet answers 501 for the parts that need the delivery engine.
+func (s *Server) notYet(what string) handler {
+	return func(ctx *fasthttp.RequestCtx, p *Principal) error {
+		return &Error{Status: 501, Code: codeNotImplemented, Detail: what + " needs the delivery engine, which this build does not have yet"}
+	}
+}
