@@ -16,13 +16,13 @@ import (
 
 // testServer is a real server on 127.0.0.1 with a temp store.
 type testServer struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	store *wal.Store
 	cfg   config.Config
 }
 
-func newTestServer(t *testing.T, mutate func(*config.Config)) *testServer {
+func newTestServer(t testing.TB, mutate func(*config.Config)) *testServer {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Storage.Dir = t.TempDir()
