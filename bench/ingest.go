@@ -186,3 +186,25 @@ func percentiles(lat []time.Duration) (p50, p99, max time.Duration) {
 	at := func(q float64) time.Duration { return lat[int(q*float64(len(lat)-1))] }
 	return at(0.50), at(0.99), lat[len(lat)-1]
 }
+
+// MedianResult holds the per-figure medians of several runs.
+type MedianResult struct {
+	EventsPerSec float64
+	P50, P99     time.Duration
+}
+
+// Median returns the median of each figure over runs.
+func Median(runs []IngestResult) MedianResult {
+	var eps []float64
+	var p50, p99 []time.Duration
+	for _, r := range runs {
+		eps = append(eps, r.EventsPerSec())
+		p50 = append(p50, r.P50)
+		p99 = append(p99, r.P99)
+	}
+	slices.Sort(eps)
+	slices.Sort(p50)
+	slices.Sort(p99)
+	mid := len(runs) / 2
+	return MedianResult{EventsPerSec: eps[mid], P50: p50[mid].Round(10 * time.Microsecond), P99: p99[mid].Round(10 * time.Microsecond)}
+}

@@ -32,12 +32,14 @@ type Config struct {
 	Log      Log      `toml:"log"`
 }
 
+// Server is the [server] section: the HTTP listener.
 type Server struct {
 	Listen          string   `toml:"listen"`
 	MaxBodyBytes    int      `toml:"max_body_bytes"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 }
 
+// Storage is the [storage] section: the event log on disk.
 type Storage struct {
 	Dir       string   `toml:"dir"`
 	Retention Duration `toml:"retention"`
@@ -51,6 +53,7 @@ type APIKey struct {
 	Roles   []string `toml:"roles"`
 }
 
+// Auth is the [auth] section: how requests are authenticated (API.md §2).
 type Auth struct {
 	Mode             string   `toml:"mode"` // none | jwt | apikey
 	JWTSecret        string   `toml:"jwt_secret"`
@@ -62,6 +65,7 @@ type Auth struct {
 	APIKeys          []APIKey `toml:"api_keys"`
 }
 
+// Delivery is the [delivery] section: how batches reach subscribers.
 type Delivery struct {
 	Timeout                  Duration   `toml:"timeout"`
 	RetrySchedule            []Duration `toml:"retry_schedule"`
@@ -71,15 +75,18 @@ type Delivery struct {
 	DisableAfter             Duration   `toml:"disable_after"`
 }
 
+// Events is the [events] section: what ingest accepts.
 type Events struct {
 	StrictTypes  bool `toml:"strict_types"`
 	MaxDataBytes int  `toml:"max_data_bytes"`
 }
 
+// API is the [api] section: which compatibility profiles (API.md §9) are served.
 type API struct {
 	Compat []string `toml:"compat"`
 }
 
+// Log is the [log] section.
 type Log struct {
 	Level  string `toml:"level"`  // debug | info | warn | error
 	Format string `toml:"format"` // json | console

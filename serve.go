@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"hookd/api"
+	"hookd/config"
+	"hookd/wal"
+)
+
+// serve is `hookd serve` (and `hookd` alone): it runs the server until
+// SIGTERM or SIGINT, then shuts down within server.shutdown_timeout.
+func serve(args, env []string, stdout, stderr io.Writer) int {
+	cfg, err := serveConfig(args, env, stderr)
+	if err != nil {
+		return exitCode(err, stderr)
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return exitCode(err, stderr)
+	}
+	defer log.Sync()
+	if err := checkAuth(cfg, log); err != nil {
+		log.Error("refusing to start", zap.Error(err))
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := runServer(ctx, stop, cfg, log, stdout); err != nil {
+		log.Error("exit", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+// checkAuth refuses an unauthenticated server on a non-loopback address
+// unless auth.allow_insecure says so, and warns about auth.mode "none".
+func checkAuth(cfg config.Config, log *zap.Logger) error {
+	if cfg.InsecureListen() && !cfg.Auth.AllowInsecure {
+		return fmt.Errorf("server.listen %q is not a loopback address and auth.mode is \"none\": "+
+			"set auth.mode to jwt or apikey, or set auth.allow_insecure = true to accept unauthenticated requests from the network",
+			cfg.Server.Listen)
+	}
+	if cfg.Auth.Mode == config.AuthNone {
+		log.Warn("auth.mode is none: every request acts as tenant \"default\" with every role",
+			zap.String("listen", cfg.Server.Listen), zap.Bool("allow_insecure", cfg.Auth.AllowInsecure))
+	}
+	return nil
+}
+
+// runServer opens the store, serves until ctx is done or Serve fails, and
+// closes everything it opened. stop releases the signal handler, so that a
+// second signal during shutdown kills the process.
+func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Logger, stdout io.Writer) error {
+	log.Info("starting", zap.String("version", version), zap.String("dir", cfg.Storage.Dir),
+		zap.String("auth_mode", cfg.Auth.Mode), zap.Strings("compat", cfg.API.Compat))
+	store, err := wal.Open(wal.Options{Dir: cfg.Storage.Dir, Retention: cfg.Storage.Retention.Duration, Logger: log})
+	if err != nil {
+		return err
+	}
+	srv, err := api.New(api.Options{Config: cfg, Store: store, Logger: log, Version: version})
+	if err != nil {
+		return errors.Join(err, store.Close())
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen: %w", err), store.Close())
+	}
+	log.Info("listening", zap.String("addr", ln.Addr().String()))
+	fmt.Fprintf(stdout, "hookd listening on http://%s\n", ln.Addr())
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		if err == nil {
+			err = errors.New("server stopped")
+		}
+		return errors.Join(fmt.Errorf("serve: %w", err), store.Close())
+	case <-ctx.Done():
+	}
+	stop()
+	log.Info("shutting down", zap.Duration("timeout", cfg.Server.ShutdownTimeout.Duration))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Duration)
+	defer cancel()
+	var errs []error
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+	}
+	if err := store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	if len(errs) == 0 {
+		log.Info("stopped")
+	}
+	return errors.Join(errs...)
+}
