@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"hookd/bench"
 )
 
@@ -32,6 +34,10 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	runs := fs.Int("runs", 1, "number of runs; the median run is reported last")
 	if err := parse(fs, args[1:]); err != nil {
 		return exitCode(err, stderr)
+	}
+	if code, _, err := fasthttp.Get(nil, o.URL+"/readyz"); err != nil || code != 200 {
+		fmt.Fprintf(stderr, "hookd bench: %s is not reachable or not ready (status %d, %v)\n", o.URL, code, err)
+		return 1
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

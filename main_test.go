@@ -144,7 +144,8 @@ func TestCommands(t *testing.T) {
 	}{
 		{[]string{"version"}, 0, "hookd dev\n", ""},
 		{[]string{"help"}, 0, "hookd serve", ""},
-		{[]string{"bench", "ingest"}, 2, "", "bench: not implemented yet"},
+		{[]string{"bench"}, 2, "", "usage: hookd bench ingest"},
+		{[]string{"bench", "ingest", "--url", "http://127.0.0.1:1", "--duration", "1s"}, 1, "", "not reachable"},
 		{[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		{[]string{"serve", "--nope"}, 2, "", "-nope"},
 		{[]string{"serve", "extra"}, 2, "", `unexpected argument "extra"`},
