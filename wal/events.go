@@ -40,9 +40,11 @@ func (r AppendResult) Accepted() int {
 func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 	res := AppendResult{IDs: make([]ID, len(evs)), Duplicate: make([]bool, len(evs))}
 	var newTypes []string
+	var fanned map[ID]int
 	o := &op{weight: len(evs)}
 	o.apply = func(g *group) error {
 		newTypes = newTypes[:0]
+		clear(fanned)
 		tc := s.tenantCacheRO(tenant)
 		buf := make([]byte, 0, 256*len(evs))
 		for i := range evs {
@@ -69,6 +71,10 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 				for _, w := range tc.active {
 					if w.Matches(in.Type) {
 						g.set(queueKey(w.ID, id), nil, 0)
+						if fanned == nil {
+							fanned = map[ID]int{}
+						}
+						fanned[w.ID]++
 					}
 				}
 			}
@@ -82,6 +88,9 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 	o.after = func() {
 		if len(newTypes) > 0 {
 			s.addTypes(tenant, newTypes)
+		}
+		if l := s.queued.Load(); l != nil && len(fanned) > 0 {
+			(*l)(fanned)
 		}
 	}
 	if err := s.submit(o); err != nil {

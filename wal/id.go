@@ -114,3 +114,20 @@ func (g *IDGen) New(now time.Time) ID {
 	g.ms, g.last = ms, id
 	return id
 }
+
+// MarshalText stores an ID as its 26 characters, without a type prefix.
+func (id ID) MarshalText() ([]byte, error) {
+	b := make([]byte, 26)
+	encodeULID(b, id)
+	return b, nil
+}
+
+// UnmarshalText reads what MarshalText wrote.
+func (id *ID) UnmarshalText(b []byte) error {
+	v, err := ParseID("", string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}

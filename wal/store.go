@@ -56,6 +56,8 @@ type Store struct {
 	gcStop chan struct{}
 	gcDone chan struct{}
 
+	queued atomic.Pointer[func(map[ID]int)]
+
 	// injectErr, when set (tests only), fails the next commits with its
 	// error before anything reaches Badger, as a failed fsync would.
 	injectErr atomic.Pointer[error]
@@ -138,6 +140,11 @@ func (s *Store) Close() error {
 	}
 	return nil
 }
+
+// OnQueued registers fn to be told, after each append commit, how many new
+// queue entries each webhook got. fn runs on the committer goroutine: it
+// must not block or call back into the store, and must not keep the map.
+func (s *Store) OnQueued(fn func(counts map[ID]int)) { s.queued.Store(&fn) }
 
 // Err is the sticky failure, or nil while the store is healthy.
 func (s *Store) Err() error {

@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"hookd/wal"
+)
+
+// Operations the API offers on top of automatic delivery.
+
+// Replay schedules one more attempt of a batch now, whatever its status,
+// and returns the attempt's id (its record exists, "scheduled", at once).
+// A batch that was final gets a budget of exactly this one attempt; an open
+// one keeps its budget and just goes now.
+func (e *Engine) Replay(tenant string, webhook, batch wal.ID) (wal.ID, error) {
+	b, err := e.store.GetBatch(tenant, webhook, batch)
+	if err != nil {
+		return wal.ID{}, err
+	}
+	now := e.clock.Now()
+	att := &wal.Attempt{ID: e.store.NewID(), BatchID: b.ID, WebhookID: b.WebhookID, Tenant: tenant,
+		Status: wal.AttemptScheduled, Trigger: wal.TriggerManual, ScheduledAt: now}
+	if !b.Open() {
+		b.Status, b.MaxAttempts = wal.BatchRetrying, b.Attempts+1
+	}
+	b.NextAttemptAt, b.NextAttemptID, b.NextTrigger = now, att.ID, wal.TriggerManual
+	if err := e.store.SaveBatch(b, att); err != nil {
+		return wal.ID{}, err
+	}
+	e.restore(b, now)
+	return att.ID, nil
+}
+
+// ExpiredFilter selects the batches SendExpired revives.
+type ExpiredFilter struct {
+	Webhook       wal.ID // zero: every webhook of the tenant
+	Batches       map[wal.ID]bool
+	CreatedAfter  time.Time
+	CreatedBefore time.Time
+	Event         wal.ID // zero: any; else batches holding this event
+}
+
+// SendExpired gives every matching expired batch of tenant a fresh attempt
+// budget (the webhook's whole schedule) starting now, and reports how many.
+func (e *Engine) SendExpired(tenant string, f ExpiredFilter) (int, error) {
+	e.mu.Lock()
+	var hooks []*wal.Webhook
+	for _, w := range e.hooks {
+		if w.Tenant == tenant && (f.Webhook.IsZero() || w.ID == f.Webhook) {
+			hooks = append(hooks, w)
+		}
+	}
+	e.mu.Unlock()
+	keep := func(b *wal.Batch) bool {
+		if b.Status != wal.BatchExpired || (f.Batches != nil && !f.Batches[b.ID]) ||
+			(!f.CreatedAfter.IsZero() && !b.CreatedAt.After(f.CreatedAfter)) ||
+			(!f.CreatedBefore.IsZero() && !b.CreatedAt.Before(f.CreatedBefore)) {
+			return false
+		}
+		if !f.Event.IsZero() {
+			for _, ev := range b.Events {
+				if ev.ID == f.Event {
+					return true
+				}
+			}
+			return false
+		}
+		return true
+	}
+	now := e.clock.Now()
+	n := 0
+	for _, w := range hooks {
+		sched := w.RetrySchedule
+		if len(sched) == 0 {
+			sched = e.core.opts.Schedule
+		}
+		var after wal.ID
+		for {
+			page, more, err := e.store.ListBatches(tenant, w.ID, after, 500, keep)
+			if err != nil {
+				return n, err
+			}
+			for _, b := range page {
+				b.Status, b.MaxAttempts = wal.BatchRetrying, b.Attempts+len(sched)
+				b.NextAttemptAt, b.NextTrigger, b.NextAttemptID = now.Add(sched[0]), wal.TriggerSendExpired, wal.ID{}
+				if err := e.store.SaveBatch(b, nil); err != nil {
+					return n, err
+				}
+				e.restore(b, now)
+				n++
+			}
+			if !more || len(page) == 0 {
+				break
+			}
+			after = page[len(page)-1].ID
+		}
+	}
+	return n, nil
+}
+
+func (e *Engine) restore(b *wal.Batch, now time.Time) {
+	e.mu.Lock()
+	e.core.Restore(stateOf(b, now))
+	e.mu.Unlock()
+	e.kick()
+}
+
+// PingResult is the answer of a ping or a heartbeat probe.
+type PingResult struct {
+	Success    bool
+	StatusCode int
+	Latency    time.Duration
+	Error      string
+}
+
+// Ping sends a signed webhook.ping event to the webhook now, outside the
+// log and the batches.
+func (e *Engine) Ping(ctx context.Context, w *wal.Webhook) PingResult {
+	now := e.clock.Now()
+	ev := &wal.Event{ID: e.store.NewID(), Type: "webhook.ping", CreatedAt: now,
+		Data: fmt.Appendf(nil, `{"webhookId":%q}`, w.ID.Text("wh_"))}
+	body, msgID := buildBody(1, wal.ID{}, []*wal.Event{ev})
+	res := e.disp.Send(ctx, &Request{URL: w.URL, MsgID: msgID, Timestamp: now.Unix(), Body: body,
+		Secrets: liveSecrets(w, now), Headers: w.CustomHeaders, Gzip: w.Compression == "gzip"})
+	v := Classify(res.StatusCode, res.Err, res.RetryAfter)
+	out := PingResult{Success: res.Err == nil && v.Kind == Done, StatusCode: res.StatusCode, Latency: res.Duration}
+	if res.Err != nil {
+		out.Error = res.Class + ": " + res.Err.Error()
+	} else if !out.Success {
+		out.Error = fmt.Sprintf("receiver answered %d", res.StatusCode)
+	}
+	return out
+}
+
+// Health reports a webhook's health as seen from its recent attempts.
+func (e *Engine) Health(id wal.ID) Health {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h, ok := e.core.Health(id)
+	if !ok {
+		return Health{Status: "disabled"}
+	}
+	return h
+}

@@ -1,0 +1,437 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"hookd/wal"
+)
+
+// Options configure an Engine.
+type Options struct {
+	Store      Store
+	Dispatcher *Dispatcher
+	Clock      Clock
+	Logger     *zap.Logger
+	Core       CoreOptions
+	// OnAttempt, when set, is told of every stored attempt (tests, metrics).
+	OnAttempt func(b *wal.Batch, a *wal.Attempt)
+}
+
+// Engine is the runner around the Core: it feeds the core what the store
+// and the network report, and performs the core's actions. Open it with
+// Start, stop it with Close.
+type Engine struct {
+	store Store
+	disp  *Dispatcher
+	clock Clock
+	log   *zap.Logger
+	on    func(*wal.Batch, *wal.Attempt)
+
+	mu      sync.Mutex // guards core, hooks, fresh, timer*
+	core    *Core
+	hooks   map[wal.ID]*wal.Webhook
+	fresh   map[wal.ID]*freshBatch // opened, not yet attempted: events kept for the first send
+	freshN  int                    // bytes held by fresh
+	timer   Timer
+	timerAt time.Time
+
+	wake    chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // actions in progress
+	stopped chan struct{}
+}
+
+type freshBatch struct {
+	batch  *wal.Batch
+	events []*wal.Event
+	size   int
+}
+
+// freshMax bounds the bytes of opened batches kept in memory for their
+// first attempt; past it a send reloads from the store.
+const freshMax = 32 << 20
+
+// New returns an engine; Start loads its state.
+func New(o Options) *Engine {
+	if o.Clock == nil {
+		o.Clock = RealClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Engine{store: o.Store, disp: o.Dispatcher, clock: o.Clock, log: o.Logger, on: o.OnAttempt,
+		core: NewCore(o.Core), hooks: map[wal.ID]*wal.Webhook{}, fresh: map[wal.ID]*freshBatch{},
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, stopped: make(chan struct{})}
+}
+
+// Start rebuilds the schedule from the store — webhooks, what waits in
+// their queues, open batches — and starts delivering.
+func (e *Engine) Start() error {
+	// Listen first: what is appended while we load is either seen by the
+	// peek below or reported to the listener (Queued ignores unknown hooks
+	// until they are set, and the peek then sees their entries).
+	e.store.OnQueued(e.queued)
+	now := e.clock.Now()
+	e.mu.Lock()
+	for _, w := range e.store.Webhooks() {
+		e.setHookLocked(w)
+		ids, err := e.store.PeekQueue(w.ID, max(w.MaxBatchSize, 1)+1)
+		if err != nil {
+			e.mu.Unlock()
+			return err
+		}
+		if len(ids) > 0 {
+			e.core.Queued(now, w.ID, len(ids), ids[0].Time())
+		}
+	}
+	err := e.store.EachOpenBatch(func(b *wal.Batch) error {
+		e.core.Restore(stateOf(b, now))
+		return nil
+	})
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	go e.loop()
+	e.kick()
+	return nil
+}
+
+// Close stops starting work and waits for attempts in flight until ctx
+// ends; then it cancels them (they stay open in the store and are retried
+// after restart).
+func (e *Engine) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.timer != nil {
+		e.timer.Stop()
+	}
+	e.mu.Unlock()
+	select {
+	case <-e.stopped:
+		return nil
+	default:
+	}
+	close(e.stopped)
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		e.cancel()
+		return nil
+	case <-ctx.Done():
+		e.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+func stateOf(b *wal.Batch, now time.Time) BatchState {
+	next := b.NextAttemptAt
+	if next.IsZero() {
+		next = now
+	}
+	return BatchState{ID: b.ID, Hook: b.WebhookID, Attempts: b.Attempts, MaxAttempts: b.MaxAttempts,
+		NextAttemptAt: next, Trigger: b.NextTrigger, AttemptID: b.NextAttemptID}
+}
+
+func (e *Engine) setHookLocked(w *wal.Webhook) {
+	e.hooks[w.ID] = w
+	e.core.SetHook(HookConfig{ID: w.ID, Active: w.IsActive, MaxBatchSize: w.MaxBatchSize,
+		MaxBatchTimeDelay: w.MaxBatchTimeDelay, Ordered: w.Ordered, RateLimit: w.RateLimit, Schedule: w.RetrySchedule})
+}
+
+// WebhookChanged tells the engine a webhook was created or updated.
+func (e *Engine) WebhookChanged(w *wal.Webhook) {
+	e.mu.Lock()
+	e.setHookLocked(w.Clone())
+	e.mu.Unlock()
+	e.kick()
+}
+
+// WebhookDeleted cancels the webhook's open batches and drops its queue.
+func (e *Engine) WebhookDeleted(tenant string, id wal.ID) {
+	e.mu.Lock()
+	open := e.core.RemoveHook(id)
+	delete(e.hooks, id)
+	e.mu.Unlock()
+	e.goDo(func() {
+		for _, bid := range open {
+			b, err := e.store.GetBatch(tenant, id, bid)
+			if err != nil {
+				continue
+			}
+			b.Status, b.NextAttemptAt = wal.BatchCancelled, time.Time{}
+			if err := e.store.SaveBatch(b, nil); err != nil {
+				e.log.Warn("engine: cancel batch", zap.Error(err))
+			}
+		}
+		for {
+			n, err := e.store.DropQueue(id, 10000)
+			if err != nil || n == 0 {
+				return
+			}
+		}
+	})
+}
+
+// queued is the store's fan-out listener (runs on the committer).
+func (e *Engine) queued(counts map[wal.ID]int) {
+	now := e.clock.Now()
+	e.mu.Lock()
+	for id, n := range counts {
+		e.core.Queued(now, id, n, time.Time{})
+	}
+	e.mu.Unlock()
+	e.kick()
+}
+
+func (e *Engine) kick() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// goDo runs f as tracked work unless the engine is closing.
+func (e *Engine) goDo(f func()) {
+	select {
+	case <-e.stopped:
+		return
+	default:
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		f()
+	}()
+}
+
+func (e *Engine) loop() {
+	for {
+		select {
+		case <-e.stopped:
+			return
+		case <-e.wake:
+		}
+		now := e.clock.Now()
+		e.mu.Lock()
+		acts := e.core.Step(now)
+		next, ok := e.core.NextWake()
+		if ok && !next.IsZero() && (e.timer == nil || !next.Equal(e.timerAt)) {
+			if e.timer != nil {
+				e.timer.Stop()
+			}
+			e.timerAt = next
+			e.timer = e.clock.AfterFunc(max(next.Sub(now), 0), e.kick)
+		} else if ok && next.IsZero() {
+			e.kick() // more is dirty
+		}
+		e.mu.Unlock()
+		for _, a := range acts {
+			a := a
+			switch a.Kind {
+			case ActOpen:
+				e.goDo(func() { e.open(a) })
+			case ActSend:
+				e.goDo(func() { e.send(a) })
+			}
+		}
+	}
+}
+
+// open performs ActOpen: it takes events from the queue into new batches,
+// stored before their first attempt.
+func (e *Engine) open(a Action) {
+	now := e.clock.Now()
+	asked := a.Count * a.Size
+	e.mu.Lock()
+	w := e.hooks[a.Hook]
+	e.mu.Unlock()
+	var (
+		states []BatchState
+		taken  int
+		next   time.Time
+	)
+	defer func() {
+		e.mu.Lock()
+		e.core.Opened(now, a.Hook, states, taken, asked, next)
+		e.mu.Unlock()
+		e.kick()
+	}()
+	if w == nil {
+		return
+	}
+	ids, err := e.store.PeekQueue(a.Hook, asked+1)
+	if err != nil {
+		e.log.Error("engine: read queue", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
+		return
+	}
+	if len(ids) > asked {
+		next = ids[asked].Time()
+		ids = ids[:asked]
+	}
+	events, err := e.store.GetEvents(w.Tenant, ids)
+	if err != nil {
+		e.log.Error("engine: load events", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
+		return
+	}
+	sched := w.RetrySchedule
+	if len(sched) == 0 {
+		sched = e.core.opts.Schedule
+	}
+	var bs []*wal.Batch
+	var fresh []*freshBatch
+	for i := 0; i < len(events); i += a.Size {
+		chunk := events[i:min(i+a.Size, len(events))]
+		b := &wal.Batch{ID: e.store.NewID(), WebhookID: a.Hook, Tenant: w.Tenant, Status: wal.BatchPending,
+			MaxAttempts: len(sched), CreatedAt: now, NextAttemptAt: now.Add(sched[0])}
+		size := 0
+		for _, ev := range chunk {
+			b.Events = append(b.Events, wal.BatchEvent{ID: ev.ID, Type: ev.Type})
+			b.Refs = mergeRefs(b.Refs, ev.Refs)
+			size += len(ev.Data) + 128
+		}
+		bs = append(bs, b)
+		fresh = append(fresh, &freshBatch{batch: b, events: chunk, size: size})
+	}
+	if err := e.store.OpenBatches(bs...); err != nil {
+		e.log.Error("engine: open batches", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
+		return
+	}
+	taken = len(events)
+	e.mu.Lock()
+	for _, f := range fresh {
+		states = append(states, stateOf(f.batch, now))
+		if e.freshN+f.size <= freshMax {
+			e.fresh[f.batch.ID] = f
+			e.freshN += f.size
+		}
+	}
+	e.mu.Unlock()
+}
+
+func mergeRefs(have, add []wal.Ref) []wal.Ref {
+	for _, r := range add {
+		dup := false
+		for _, h := range have {
+			if h == r {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			have = append(have, r)
+		}
+	}
+	return have
+}
+
+// send performs ActSend: one attempt of a batch, then its record.
+func (e *Engine) send(a Action) {
+	e.mu.Lock()
+	w := e.hooks[a.Hook]
+	f := e.fresh[a.Batch]
+	if f != nil {
+		delete(e.fresh, a.Batch)
+		e.freshN -= f.size
+	}
+	e.mu.Unlock()
+	if w == nil {
+		return
+	}
+	var b *wal.Batch
+	var events []*wal.Event
+	var err error
+	if f != nil {
+		b, events = f.batch, f.events
+	} else if b, err = e.store.GetBatch(w.Tenant, a.Hook, a.Batch); err == nil {
+		ids := make([]wal.ID, len(b.Events))
+		for i, be := range b.Events {
+			ids[i] = be.ID
+		}
+		events, err = e.store.GetEvents(w.Tenant, ids)
+	}
+	if err != nil {
+		e.log.Error("engine: load batch", zap.String("batchId", a.Batch.Text("bat_")), zap.Error(err))
+		e.mu.Lock()
+		e.core.Result(e.clock.Now(), a.Batch, Verdict{}, false)
+		e.mu.Unlock()
+		return
+	}
+	scheduled := b.NextAttemptAt
+	body, msgID := buildBody(w.MaxBatchSize, b.ID, events)
+	now := e.clock.Now()
+	res := e.disp.Send(e.ctx, &Request{URL: w.URL, MsgID: msgID, Timestamp: now.Unix(), Body: body,
+		Secrets: liveSecrets(w, now), Headers: w.CustomHeaders, Gzip: w.Compression == "gzip"})
+	v := Classify(res.StatusCode, res.Err, res.RetryAfter)
+	counted := res.Class != ClassBackpressure && res.Class != ClassCanceled
+	done := e.clock.Now()
+	e.mu.Lock()
+	out := e.core.Result(done, a.Batch, v, counted)
+	if !counted && f != nil && e.freshN+f.size <= freshMax {
+		e.fresh[a.Batch] = f
+		e.freshN += f.size
+	}
+	e.mu.Unlock()
+	defer e.kick()
+	if !out.Counted {
+		return
+	}
+	att := &wal.Attempt{ID: a.AttemptID, BatchID: b.ID, WebhookID: b.WebhookID, Tenant: b.Tenant,
+		Trigger: a.Trigger, ScheduledAt: scheduled, StartedAt: res.Started, Duration: res.Duration,
+		RequestHeaders: res.RequestHeaders, ResponseCode: res.StatusCode, ResponseBody: string(res.Body)}
+	if att.ID.IsZero() {
+		att.ID = e.store.NewID()
+	}
+	if res.Err != nil {
+		att.Error = res.Class + ": " + res.Err.Error()
+	}
+	att.Status = wal.AttemptFailed
+	if v.Kind == Done {
+		att.Status = wal.AttemptSucceeded
+	}
+	b.Status, b.Attempts, b.MaxAttempts = out.Status, out.Attempts, out.MaxAttempts
+	b.NextAttemptAt, b.LastAttemptAt, b.LastStatus, b.LastCode = out.Next, res.Started, att.Status, res.StatusCode
+	b.NextAttemptID, b.NextTrigger = wal.ID{}, ""
+	if out.Status == wal.BatchDelivered {
+		b.DeliveredAt = done
+	}
+	if err := e.store.SaveBatch(b, att); err != nil {
+		e.log.Error("engine: save attempt", zap.String("batchId", b.ID.Text("bat_")), zap.Error(err))
+		return
+	}
+	if e.on != nil {
+		e.on(b, att)
+	}
+	if res.Err != nil || v.Kind != Done {
+		e.log.Debug("attempt failed", zap.String("webhookId", b.WebhookID.Text("wh_")),
+			zap.String("batchId", b.ID.Text("bat_")), zap.Int("status", res.StatusCode), zap.String("class", res.Class))
+	}
+	if out.Deactivate {
+		e.deactivate(w)
+	}
+}
+
+func (e *Engine) deactivate(w *wal.Webhook) {
+	nw, err := e.store.UpdateWebhook(w.Tenant, w.ID, func(x *wal.Webhook) error {
+		x.IsActive = false
+		x.UpdatedAt = e.clock.Now().UTC()
+		return nil
+	})
+	if err != nil {
+		e.log.Warn("engine: deactivate webhook", zap.String("webhookId", w.ID.Text("wh_")), zap.Error(err))
+		return
+	}
+	e.log.Warn("webhook deactivated", zap.String("webhookId", w.ID.Text("wh_")))
+	e.WebhookChanged(nw)
+}
+
+// ErrNotFound is returned for a batch or webhook the engine does not know.
+var ErrNotFound = errors.New("engine: not found")

@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"hookd/wal"
+)
+
+var _ Store = (*wal.Store)(nil)
+
+// sink is a local subscriber that reports every request it gets.
+type sink struct {
+	srv    *httptest.Server
+	got    chan []byte
+	status atomic.Int32
+}
+
+func newSink(t *testing.T) *sink {
+	r := &sink{got: make(chan []byte, 100000)}
+	r.status.Store(200)
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		w.WriteHeader(int(r.status.Load()))
+		r.got <- b
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+type rig struct {
+	store    *wal.Store
+	eng      *Engine
+	attempts chan *wal.Attempt
+}
+
+func newRig(t *testing.T, dir string, core CoreOptions) *rig {
+	t.Helper()
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	st, err := wal.Open(wal.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{store: st, attempts: make(chan *wal.Attempt, 100000)}
+	r.eng = New(Options{Store: st, Dispatcher: NewDispatcher(DispatcherOptions{Timeout: 2 * time.Second}), Core: core,
+		OnAttempt: func(b *wal.Batch, a *wal.Attempt) { r.attempts <- a }})
+	if err := r.eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.eng.Close(context.Background()); st.Close() })
+	return r
+}
+
+func (r *rig) webhook(t *testing.T, url string, size int) *wal.Webhook {
+	w := &wal.Webhook{ID: r.store.NewWebhookID(), Tenant: "acme", URL: url, IsActive: true, MaxBatchSize: size,
+		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+	if err := r.store.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	r.eng.WebhookChanged(w)
+	return w
+}
+
+func TestRunnerDelivers(t *testing.T) {
+	rc := newSink(t)
+	r := newRig(t, "", CoreOptions{})
+	r.webhook(t, rc.srv.URL, 1)
+	var evs []wal.EventInput
+	for i := 0; i < 50; i++ {
+		evs = append(evs, wal.EventInput{Type: "t", Data: []byte(`{"i":1}`)})
+	}
+	if _, err := r.store.Append("acme", evs); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		select {
+		case <-rc.got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("got %d of 50", i)
+		}
+	}
+	for i := 0; i < 50; i++ {
+		a := <-r.attempts
+		if a.Status != wal.AttemptSucceeded {
+			t.Errorf("attempt %+v", a)
+		}
+	}
+}
+
+func TestRunnerRetriesThenDelivers(t *testing.T) {
+	rc := newSink(t)
+	rc.status.Store(500)
+	r := newRig(t, "", CoreOptions{Schedule: []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}})
+	w := r.webhook(t, rc.srv.URL, 10)
+	if _, err := r.store.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`1`)}, {Type: "t", Data: []byte(`2`)}}); err != nil {
+		t.Fatal(err)
+	}
+	a := <-r.attempts
+	if a.Status != wal.AttemptFailed || a.ResponseCode != 500 {
+		t.Fatalf("first attempt %+v", a)
+	}
+	rc.status.Store(200)
+	var once sync.Once
+	for a := range r.attempts {
+		if a.Status == wal.AttemptSucceeded {
+			once.Do(func() {})
+			break
+		}
+	}
+	bs, _, err := r.store.ListBatches("acme", w.ID, wal.ID{}, 10, nil)
+	if err != nil || len(bs) != 1 || bs[0].Status != wal.BatchDelivered || len(bs[0].Events) != 2 {
+		t.Fatalf("batches %+v %v", bs, err)
+	}
+}

@@ -1,0 +1,447 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Delivery records: batches (one delivery unit of one webhook), attempts,
+// the index of open batches the engine rebuilds from at start, and the
+// event → batch index behind GET /v1/events/{id}.
+//
+//	b/<tenant>/<webhook-id><batch-id>   batch (JSON)
+//	a/<tenant>/<batch-id><attempt-id>   attempt (JSON)
+//	o/<webhook-id><batch-id>            open batch (pending or retrying) → tenant
+//	v/<tenant>/<event-id><webhook-id>   → batch id
+const (
+	pfxBatch    = 'b'
+	pfxAttempt  = 'a'
+	pfxOpen     = 'o'
+	pfxDelivery = 'v'
+)
+
+// Batch statuses (API.md §6).
+const (
+	BatchPending   = "pending"
+	BatchRetrying  = "retrying"
+	BatchDelivered = "delivered"
+	BatchExpired   = "expired"
+	BatchCancelled = "cancelled"
+)
+
+// Attempt statuses and triggers.
+const (
+	AttemptScheduled = "scheduled"
+	AttemptSucceeded = "succeeded"
+	AttemptFailed    = "failed"
+
+	TriggerAuto        = "auto"
+	TriggerManual      = "manual"
+	TriggerSendExpired = "sendexpired"
+)
+
+// BatchEvent is one event of a batch.
+type BatchEvent struct {
+	ID   ID     `json:"id"`
+	Type string `json:"type"`
+}
+
+// Batch is one delivery unit: 1..maxBatchSize events of one webhook.
+type Batch struct {
+	ID        ID           `json:"-"`
+	WebhookID ID           `json:"-"`
+	Tenant    string       `json:"-"`
+	Status    string       `json:"status"`
+	Events    []BatchEvent `json:"events"`
+	Refs      []Ref        `json:"refs,omitempty"` // union of the events' refs
+	// Attempts made so far; MaxAttempts is where the current budget ends
+	// (sendexpired and replays extend it).
+	Attempts      int       `json:"attempts"`
+	MaxAttempts   int       `json:"maxAttempts"`
+	CreatedAt     time.Time `json:"createdAt"`
+	NextAttemptAt time.Time `json:"nextAttemptAt,omitzero"`
+	LastAttemptAt time.Time `json:"lastAttemptAt,omitzero"`
+	LastStatus    string    `json:"lastAttemptStatus,omitempty"`
+	LastCode      int       `json:"lastStatusCode,omitempty"`
+	DeliveredAt   time.Time `json:"deliveredAt,omitzero"`
+	// NextAttemptID and NextTrigger are set when an attempt was scheduled
+	// by hand (replay, sendexpired): that attempt record already exists.
+	NextAttemptID ID     `json:"nextAttemptId,omitzero"`
+	NextTrigger   string `json:"nextTrigger,omitempty"`
+}
+
+// Open reports whether the batch still waits for an attempt.
+func (b *Batch) Open() bool { return b.Status == BatchPending || b.Status == BatchRetrying }
+
+// Attempt is one delivery attempt of a batch.
+type Attempt struct {
+	ID             ID                `json:"-"`
+	BatchID        ID                `json:"-"`
+	WebhookID      ID                `json:"webhookId"`
+	Tenant         string            `json:"-"`
+	Status         string            `json:"status"`
+	Trigger        string            `json:"trigger"`
+	ScheduledAt    time.Time         `json:"scheduledAt"`
+	StartedAt      time.Time         `json:"startedAt,omitzero"`
+	Duration       time.Duration     `json:"duration,omitempty"`
+	RequestHeaders map[string]string `json:"requestHeaders,omitempty"`
+	ResponseCode   int               `json:"responseStatusCode,omitempty"`
+	ResponseBody   string            `json:"responseBody,omitempty"`
+	Error          string            `json:"error,omitempty"`
+}
+
+func batchKey(tenant string, wh, id ID) []byte {
+	k := tenantKey(pfxBatch, tenant, 32)
+	k = append(k, wh[:]...)
+	return append(k, id[:]...)
+}
+
+func attemptKey(tenant string, batch, id ID) []byte {
+	k := tenantKey(pfxAttempt, tenant, 32)
+	k = append(k, batch[:]...)
+	return append(k, id[:]...)
+}
+
+func openKey(wh, batch ID) []byte {
+	k := make([]byte, 0, 34)
+	k = append(k, pfxOpen, '/')
+	k = append(k, wh[:]...)
+	return append(k, batch[:]...)
+}
+
+func deliveryKey(tenant string, evt, wh ID) []byte {
+	k := tenantKey(pfxDelivery, tenant, 32)
+	k = append(k, evt[:]...)
+	return append(k, wh[:]...)
+}
+
+// NewID returns a fresh time-ordered ID (batches, attempts).
+func (s *Store) NewID() ID { return s.ids.New(s.opts.Now()) }
+
+// PeekQueue returns up to max event IDs queued for webhook, oldest first.
+func (s *Store) PeekQueue(webhook ID, max int) ([]ID, error) {
+	if err := s.readable(); err != nil {
+		return nil, err
+	}
+	var out []ID
+	pfx := queuePrefix(webhook)
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix(pfx) && len(out) < max; it.Next() {
+			var id ID
+			copy(id[:], it.Item().Key()[len(pfx):])
+			out = append(out, id)
+		}
+		return nil
+	})
+	return out, translate(err)
+}
+
+// GetEvents reads several events of one tenant; a missing one is an error.
+func (s *Store) GetEvents(tenant string, ids []ID) ([]*Event, error) {
+	if err := s.readable(); err != nil {
+		return nil, err
+	}
+	out := make([]*Event, len(ids))
+	err := s.db.View(func(txn *badger.Txn) error {
+		for i, id := range ids {
+			item, err := txn.Get(eventKey(tenant, id))
+			if err != nil {
+				return err
+			}
+			e := &Event{ID: id, Tenant: tenant}
+			if err := item.Value(func(v []byte) error { return decodeEvent(v, e) }); err != nil {
+				return err
+			}
+			out[i] = e
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err)
+	}
+	return out, nil
+}
+
+// OpenBatches stores new batches and consumes their events' queue
+// entries, in one commit, before any first attempt.
+func (s *Store) OpenBatches(bs ...*Batch) error {
+	vals := make([][]byte, len(bs))
+	for i, b := range bs {
+		v, err := json.Marshal(b)
+		if err != nil {
+			return err
+		}
+		vals[i] = v
+	}
+	o := &op{weight: len(bs)}
+	o.apply = func(g *group) error {
+		for i, b := range bs {
+			g.set(batchKey(b.Tenant, b.WebhookID, b.ID), vals[i], 0)
+			g.set(openKey(b.WebhookID, b.ID), []byte(b.Tenant), 0)
+			for _, e := range b.Events {
+				g.del(queueKey(b.WebhookID, e.ID))
+				g.set(deliveryKey(b.Tenant, e.ID, b.WebhookID), append([]byte(nil), b.ID[:]...), s.opts.Retention)
+			}
+		}
+		return nil
+	}
+	return s.submit(o)
+}
+
+// SaveBatch stores the batch's new state and, when a is not nil, the
+// attempt, together. A batch that is no longer open leaves the open index
+// and, like its attempts, expires after the retention period.
+func (s *Store) SaveBatch(b *Batch, a *Attempt) error {
+	var ttl time.Duration
+	if !b.Open() {
+		ttl = s.opts.Retention
+	}
+	bv, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	var av []byte
+	if a != nil {
+		if av, err = json.Marshal(a); err != nil {
+			return err
+		}
+	}
+	o := &op{weight: 1}
+	o.apply = func(g *group) error {
+		g.set(batchKey(b.Tenant, b.WebhookID, b.ID), bv, ttl)
+		if b.Open() {
+			g.set(openKey(b.WebhookID, b.ID), []byte(b.Tenant), 0)
+		} else {
+			g.del(openKey(b.WebhookID, b.ID))
+		}
+		if a != nil {
+			g.set(attemptKey(b.Tenant, b.ID, a.ID), av, ttl)
+		}
+		return nil
+	}
+	return s.submit(o)
+}
+
+// DropQueue deletes up to max queue entries of webhook (after the webhook
+// was deleted) and reports how many it removed.
+func (s *Store) DropQueue(webhook ID, max int) (int, error) {
+	ids, err := s.PeekQueue(webhook, max)
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	o := &op{weight: len(ids)}
+	o.apply = func(g *group) error {
+		for _, id := range ids {
+			g.del(queueKey(webhook, id))
+		}
+		return nil
+	}
+	return len(ids), s.submit(o)
+}
+
+func decodeBatch(item *badger.Item, tenant string) (*Batch, error) {
+	k := item.Key()
+	b := &Batch{Tenant: tenant}
+	copy(b.WebhookID[:], k[len(k)-32:len(k)-16])
+	copy(b.ID[:], k[len(k)-16:])
+	err := item.Value(func(v []byte) error { return json.Unmarshal(v, b) })
+	return b, err
+}
+
+// GetBatch reads one batch of a webhook of tenant.
+func (s *Store) GetBatch(tenant string, webhook, id ID) (*Batch, error) {
+	if err := s.readable(); err != nil {
+		return nil, err
+	}
+	var b *Batch
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(batchKey(tenant, webhook, id))
+		if err != nil {
+			return err
+		}
+		b, err = decodeBatch(item, tenant)
+		return err
+	})
+	return b, translate(err)
+}
+
+// ListBatches returns up to limit batches of a webhook for which keep
+// returns true, newest first, starting after the batch `after` (zero: from
+// the newest), and whether more may follow.
+func (s *Store) ListBatches(tenant string, webhook, after ID, limit int, keep func(*Batch) bool) ([]*Batch, bool, error) {
+	if err := s.readable(); err != nil {
+		return nil, false, err
+	}
+	pfx := append(tenantKey(pfxBatch, tenant, 16), webhook[:]...)
+	var out []*Batch
+	more := false
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx, Reverse: true, PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		seek := append(append([]byte(nil), pfx...), bytes.Repeat([]byte{0xFF}, 17)...)
+		if !after.IsZero() {
+			seek = append(append([]byte(nil), pfx...), after[:]...)
+		}
+		for it.Seek(seek); it.ValidForPrefix(pfx); it.Next() {
+			b, err := decodeBatch(it.Item(), tenant)
+			if err != nil {
+				return err
+			}
+			if b.ID == after || (keep != nil && !keep(b)) {
+				continue
+			}
+			if len(out) == limit {
+				more = true
+				return nil
+			}
+			out = append(out, b)
+		}
+		return nil
+	})
+	return out, more, translate(err)
+}
+
+// GetAttempt reads one attempt.
+func (s *Store) GetAttempt(tenant string, batch, id ID) (*Attempt, error) {
+	if err := s.readable(); err != nil {
+		return nil, err
+	}
+	a := &Attempt{ID: id, BatchID: batch, Tenant: tenant}
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(attemptKey(tenant, batch, id))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { return json.Unmarshal(v, a) })
+	})
+	if err != nil {
+		return nil, translate(err)
+	}
+	return a, nil
+}
+
+// ListAttempts returns up to limit attempts of a batch, oldest first, after
+// the attempt `after`, and whether more follow.
+func (s *Store) ListAttempts(tenant string, batch, after ID, limit int) ([]*Attempt, bool, error) {
+	if err := s.readable(); err != nil {
+		return nil, false, err
+	}
+	pfx := append(tenantKey(pfxAttempt, tenant, 16), batch[:]...)
+	var out []*Attempt
+	more := false
+	err := s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx, PrefetchValues: true, PrefetchSize: 50})
+		defer it.Close()
+		seek := pfx
+		if !after.IsZero() {
+			seek = append(append(append([]byte(nil), pfx...), after[:]...), 0)
+		}
+		for it.Seek(seek); it.ValidForPrefix(pfx); it.Next() {
+			if len(out) == limit {
+				more = true
+				return nil
+			}
+			a := &Attempt{BatchID: batch, Tenant: tenant}
+			copy(a.ID[:], it.Item().Key()[len(pfx):])
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, a) }); err != nil {
+				return err
+			}
+			out = append(out, a)
+		}
+		return nil
+	})
+	return out, more, translate(err)
+}
+
+// EachOpenBatch calls fn for every open batch (at start, to rebuild the
+// schedule). Only batches still pending or retrying are visited.
+func (s *Store) EachOpenBatch(fn func(*Batch) error) error {
+	if err := s.readable(); err != nil {
+		return err
+	}
+	return translate(s.db.View(func(txn *badger.Txn) error {
+		pfx := []byte{pfxOpen, '/'}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx, PrefetchValues: true, PrefetchSize: 100})
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix(pfx); it.Next() {
+			k := it.Item().Key()
+			if len(k) != 34 {
+				continue
+			}
+			var wh, id ID
+			copy(wh[:], k[2:18])
+			copy(id[:], k[18:])
+			var tenant string
+			if err := it.Item().Value(func(v []byte) error { tenant = string(v); return nil }); err != nil {
+				return err
+			}
+			item, err := txn.Get(batchKey(tenant, wh, id))
+			if err != nil {
+				return err
+			}
+			b, err := decodeBatch(item, tenant)
+			if err != nil {
+				return err
+			}
+			if err := fn(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+// Delivery is one webhook's delivery of an event.
+type Delivery struct {
+	WebhookID, BatchID ID
+	Status             string
+}
+
+// EventDeliveries lists the batches that carry an event, one per webhook,
+// plus the webhooks whose queue still holds it (status "queued").
+func (s *Store) EventDeliveries(tenant string, evt ID) ([]Delivery, error) {
+	if err := s.readable(); err != nil {
+		return nil, err
+	}
+	var out []Delivery
+	err := s.db.View(func(txn *badger.Txn) error {
+		pfx := append(tenantKey(pfxDelivery, tenant, 16), evt[:]...)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx, PrefetchValues: true})
+		defer it.Close()
+		seen := map[ID]bool{}
+		for it.Rewind(); it.ValidForPrefix(pfx); it.Next() {
+			var d Delivery
+			copy(d.WebhookID[:], it.Item().Key()[len(pfx):])
+			_ = it.Item().Value(func(v []byte) error { copy(d.BatchID[:], v); return nil })
+			d.Status = "unknown"
+			if item, err := txn.Get(batchKey(tenant, d.WebhookID, d.BatchID)); err == nil {
+				if b, err := decodeBatch(item, tenant); err == nil {
+					d.Status = b.Status
+				}
+			}
+			seen[d.WebhookID] = true
+			out = append(out, d)
+		}
+		s.cacheMu.RLock()
+		tc := s.tenants[tenant]
+		s.cacheMu.RUnlock()
+		if tc == nil {
+			return nil
+		}
+		for _, w := range tc.all {
+			if seen[w.ID] {
+				continue
+			}
+			if _, err := txn.Get(queueKey(w.ID, evt)); err == nil {
+				out = append(out, Delivery{WebhookID: w.ID, Status: "queued"})
+			}
+		}
+		return nil
+	})
+	return out, translate(err)
+}
