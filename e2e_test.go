@@ -58,11 +58,14 @@ type proc struct {
 
 // startHookd starts the binary on 127.0.0.1:0 with data in dir, reads the
 // bound address from its first stdout line and waits for /readyz.
-func startHookd(t *testing.T, dir string, args ...string) *proc {
+func startHookd(t *testing.T, dir string) *proc { return startHookdEnv(t, dir, nil) }
+
+// startHookdEnv is startHookd with extra HOOKD_* settings.
+func startHookdEnv(t *testing.T, dir string, env []string) *proc {
 	t.Helper()
 	bin := hookdBinary(t)
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0", "--data", dir}, args...)...)
-	cmd.Env = append(os.Environ(), "HOOKD_LOG_LEVEL=warn")
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data", dir)
+	cmd.Env = append(append(os.Environ(), "HOOKD_LOG_LEVEL=warn"), env...)
 	stdout, _ := cmd.StdoutPipe()
 	logs := &bytes.Buffer{}
 	cmd.Stderr = logs

@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"go.uber.org/zap"
 
 	"hookd/api"
 	"hookd/config"
+	"hookd/engine"
 	"hookd/wal"
 )
 
@@ -66,13 +69,20 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(api.Options{Config: cfg, Store: store, Logger: log, Version: version})
+	eng := newEngine(cfg, store, log)
+	if err := eng.Start(); err != nil {
+		return errors.Join(fmt.Errorf("engine: %w", err), store.Close())
+	}
+	closeAll := func(ctx context.Context) error {
+		return errors.Join(eng.Close(ctx), store.Close())
+	}
+	srv, err := api.New(api.Options{Config: cfg, Store: store, Engine: eng, Logger: log, Version: version})
 	if err != nil {
-		return errors.Join(err, store.Close())
+		return errors.Join(err, closeAll(context.Background()))
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), store.Close())
+		return errors.Join(fmt.Errorf("listen: %w", err), closeAll(context.Background()))
 	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()))
 	fmt.Fprintf(stdout, "hookd listening on http://%s\n", ln.Addr())
@@ -84,7 +94,7 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 		if err == nil {
 			err = errors.New("server stopped")
 		}
-		return errors.Join(fmt.Errorf("serve: %w", err), store.Close())
+		return errors.Join(fmt.Errorf("serve: %w", err), closeAll(context.Background()))
 	case <-ctx.Done():
 	}
 	stop()
@@ -95,6 +105,11 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 	if err := srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
+	// In-flight attempts finish within the same deadline; those cut off
+	// stay open in the store and are retried after restart.
+	if err := eng.Close(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("engine: %w", err))
+	}
 	if err := store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
 	}
@@ -102,4 +117,17 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 		log.Info("stopped")
 	}
 	return errors.Join(errs...)
+}
+
+// newEngine builds the delivery engine from the config.
+func newEngine(cfg config.Config, store *wal.Store, log *zap.Logger) *engine.Engine {
+	sched := make([]time.Duration, len(cfg.Delivery.RetrySchedule))
+	for i, d := range cfg.Delivery.RetrySchedule {
+		sched[i] = d.Duration
+	}
+	disp := engine.NewDispatcher(engine.DispatcherOptions{Timeout: cfg.Delivery.Timeout.Duration,
+		MaxConnsPerHost: cfg.Delivery.MaxConnsPerHost, UserAgent: "hookd/" + version})
+	return engine.New(engine.Options{Store: store, Dispatcher: disp, Logger: log, Core: engine.CoreOptions{
+		Schedule: sched, MaxInFlight: cfg.Delivery.MaxConnsPerHost, DisableAfter: cfg.Delivery.DisableAfter.Duration,
+		Jitter: rand.Float64}})
 }

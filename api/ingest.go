@@ -213,6 +213,17 @@ func (s *Server) getEvent(ctx *fasthttp.RequestCtx, p *Principal) error {
 	}
 	out := eventOut{ID: id.Text("evt_"), Type: e.Type, Timestamp: timestamp(e.CreatedAt), IdempotencyKey: e.Key,
 		Data: e.Data, Deliveries: []deliveryOut{}}
+	ds, err := s.store.EventDeliveries(p.Tenant, id)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		o := deliveryOut{WebhookID: d.WebhookID.Text("wh_"), Status: d.Status}
+		if !d.BatchID.IsZero() {
+			o.BatchID = d.BatchID.Text("bat_")
+		}
+		out.Deliveries = append(out.Deliveries, o)
+	}
 	if len(e.Refs) > 0 {
 		out.Refs = make(map[string]string, len(e.Refs))
 		for _, r := range e.Refs {

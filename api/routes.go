@@ -25,7 +25,7 @@ func (s *Server) routes() []route {
 
 		{"GET", "/v1/webhooks", RoleRead, s.listWebhooks},
 		{"POST", "/v1/webhooks", RoleWrite, s.createWebhook},
-		{"POST", "/v1/webhooks:sendexpired", RoleWrite, s.notYet("sendexpired")},
+		{"POST", "/v1/webhooks:sendexpired", RoleWrite, s.sendExpired},
 		{"GET", "/v1/webhooks/{id}", RoleRead, s.getWebhook},
 		{"PUT", "/v1/webhooks/{id}", RoleWrite, s.updateWebhook},
 		{"PATCH", "/v1/webhooks/{id}", RoleWrite, s.updateWebhook},
@@ -33,7 +33,12 @@ func (s *Server) routes() []route {
 		// POST /v1/webhooks/{id}:ping arrives here: the router cannot split
 		// "{id}:ping" inside one segment, so the handler does.
 		{"POST", "/v1/webhooks/{id}", RoleWrite, s.webhookAction},
-		{"GET", "/v1/webhooks/{id}/heartbeat", RoleRead, s.notYet("heartbeat")},
+		{"GET", "/v1/webhooks/{id}/heartbeat", RoleRead, s.heartbeat},
+		{"GET", "/v1/webhooks/{id}/batches", RoleRead, s.listBatches},
+		{"GET", "/v1/webhooks/{id}/batches/{batchId}", RoleRead, s.getBatch},
+		{"GET", "/v1/webhooks/{id}/batches/{batchId}/attempts", RoleRead, s.listAttempts},
+		{"POST", "/v1/webhooks/{id}/batches/{batchId}/attempts", RoleWrite, s.replayBatch},
+		{"GET", "/v1/webhooks/{id}/batches/{batchId}/attempts/{attemptId}", RoleRead, s.getAttempt},
 		{"GET", "/v1/webhooks/{id}/secret", RoleAdmin, s.getSecret},
 		{"POST", "/v1/webhooks/{id}/secret:rotate", RoleAdmin, s.rotateSecret},
 	}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"hookd/config"
+	"hookd/engine"
 	"hookd/wal"
 )
 
@@ -20,6 +21,7 @@ import (
 type Options struct {
 	Config  config.Config
 	Store   *wal.Store
+	Engine  *engine.Engine
 	Logger  *zap.Logger
 	Version string
 	Now     func() time.Time // default time.Now
@@ -30,6 +32,7 @@ type Options struct {
 type Server struct {
 	cfg     config.Config
 	store   *wal.Store
+	engine  *engine.Engine
 	log     *zap.Logger
 	version string
 	now     func() time.Time
@@ -51,12 +54,13 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: o.Config, store: o.Store, log: o.Logger, version: o.Version, now: o.Now, auth: a}
+	s := &Server{cfg: o.Config, store: o.Store, engine: o.Engine, log: o.Logger, version: o.Version, now: o.Now, auth: a}
 	s.metrics = newMetrics(o.Store)
 	s.router = router.New()
 	s.router.RedirectTrailingSlash = false
 	s.router.RedirectFixedPath = false
 	s.router.HandleMethodNotAllowed = true
+	s.router.HandleOPTIONS = false // OPTIONS gets the 405 problem like any unrouted method
 	for _, rt := range s.routes() {
 		s.router.Handle(rt.method, rt.path, s.wrap(rt))
 	}
@@ -80,6 +84,7 @@ func New(o Options) (*Server, error) {
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           90 * time.Second,
 		NoDefaultServerHeader: true,
+		Logger:                fasthttpLogger{o.Logger.Sugar()},
 		NoDefaultContentType:  true,
 		ReduceMemoryUsage:     false,
 		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
@@ -166,3 +171,9 @@ func printable(b []byte) bool {
 	}
 	return true
 }
+
+// fasthttpLogger sends fasthttp's own messages (malformed requests, bodies
+// over the limit) to zap at debug level: the client already got its 4xx.
+type fasthttpLogger struct{ s *zap.SugaredLogger }
+
+func (l fasthttpLogger) Printf(format string, args ...any) { l.s.Debugf("fasthttp: "+format, args...) }

@@ -357,7 +357,7 @@ func (s *Server) webhookOut(w *wal.Webhook) webhookOut {
 		IsActive: w.IsActive, CustomHeaders: w.CustomHeaders, MaxBatchSize: w.MaxBatchSize,
 		MaxBatchTimeDelay: w.MaxBatchTimeDelay.Milliseconds(), Ordered: w.Ordered, RateLimit: w.RateLimit,
 		Compression: w.Compression, Metadata: w.Metadata, HasSecret: len(w.Secrets) > 0,
-		HealthStatus: "healthy", CreatedAt: timestamp(w.CreatedAt), UpdatedAt: timestamp(w.UpdatedAt)}
+		HealthStatus: s.engine.Health(w.ID).Status, CreatedAt: timestamp(w.CreatedAt), UpdatedAt: timestamp(w.UpdatedAt)}
 	if o.Events == nil {
 		o.Events = []string{}
 	}
@@ -378,7 +378,7 @@ func (s *Server) webhookOut(w *wal.Webhook) webhookOut {
 	}
 	o.Retry.Schedule = make([]string, len(sched))
 	for i, d := range sched {
-		o.Retry.Schedule[i] = d.String()
+		o.Retry.Schedule[i] = shortDuration(d)
 	}
 	if !w.IsActive {
 		o.HealthStatus = "disabled"
@@ -404,6 +404,7 @@ func (s *Server) createWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err := s.store.CreateWebhook(w); err != nil {
 		return err
 	}
+	s.engine.WebhookChanged(w)
 	out := s.webhookOut(w)
 	out.Secret = w.Secrets[0].Value // shown once, on create
 	ctx.Response.Header.Set("Location", "/v1/webhooks/"+out.ID)
@@ -450,6 +451,7 @@ func (s *Server) updateWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err != nil {
 		return notFoundAs(err, "webhook")
 	}
+	s.engine.WebhookChanged(w)
 	return writeJSON(ctx, 200, s.webhookOut(w))
 }
 
@@ -461,6 +463,7 @@ func (s *Server) deleteWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err := s.store.DeleteWebhook(p.Tenant, id); err != nil {
 		return notFoundAs(err, "webhook")
 	}
+	s.engine.WebhookDeleted(p.Tenant, id)
 	ctx.SetStatusCode(204)
 	return nil
 }
@@ -501,10 +504,7 @@ func (s *Server) webhookAction(ctx *fasthttp.RequestCtx, p *Principal) error {
 	ctx.SetUserValue("id", id)
 	switch action {
 	case "ping":
-		if _, err := s.webhookID(ctx); err != nil {
-			return err
-		}
-		return s.notYet("ping")(ctx, p)
+		return s.ping(ctx, p)
 	}
 	return errNotFound("action " + action)
 }
@@ -551,7 +551,7 @@ func (s *Server) rotateSecret(ctx *fasthttp.RequestCtx, p *Principal) error {
 		}
 	}
 	now := s.now().UTC()
-	_, err = s.store.UpdateWebhook(p.Tenant, id, func(w *wal.Webhook) error {
+	w, err := s.store.UpdateWebhook(p.Tenant, id, func(w *wal.Webhook) error {
 		keep := []wal.Secret{{Value: next}}
 		for i, old := range w.Secrets {
 			if i == 0 && grace > 0 {
@@ -566,6 +566,7 @@ func (s *Server) rotateSecret(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err != nil {
 		return notFoundAs(err, "webhook")
 	}
+	s.engine.WebhookChanged(w)
 	return writeJSON(ctx, 200, map[string]string{"secret": next})
 }
 
@@ -582,4 +583,15 @@ func (s *Server) notYet(what string) handler {
 	return func(ctx *fasthttp.RequestCtx, p *Principal) error {
 		return &Error{Status: 501, Code: codeNotImplemented, Detail: what + " needs the delivery engine, which this build does not have yet"}
 	}
+}
+
+// shortDuration prints "5m" and "2h" rather than Go's "5m0s", "2h0m0s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	for _, suf := range []string{"m0s", "h0m"} {
+		if strings.HasSuffix(s, suf) {
+			s = strings.TrimSuffix(s, suf[1:])
+		}
+	}
+	return s
 }
