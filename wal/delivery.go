@@ -128,10 +128,20 @@ func (s *Store) PeekQueue(webhook ID, max int) ([]ID, error) {
 	}
 	var out []ID
 	pfx := queuePrefix(webhook)
+	// Entries are queued in ID order and consumed in that order, so all
+	// before the cursor are deleted: seeking past them skips their
+	// tombstones, which an LSM would otherwise walk on every peek.
+	s.cursorMu.Lock()
+	cur := s.cursors[webhook]
+	s.cursorMu.Unlock()
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
 		defer it.Close()
-		for it.Rewind(); it.ValidForPrefix(pfx) && len(out) < max; it.Next() {
+		seek := pfx
+		if !cur.IsZero() {
+			seek = queueKey(webhook, cur)
+		}
+		for it.Seek(seek); it.ValidForPrefix(pfx) && len(out) < max; it.Next() {
 			var id ID
 			copy(id[:], it.Item().Key()[len(pfx):])
 			out = append(out, id)
@@ -179,6 +189,13 @@ func (s *Store) OpenBatches(bs ...*Batch) error {
 		vals[i] = v
 	}
 	o := &op{weight: len(bs)}
+	o.after = func() {
+		for _, b := range bs {
+			if n := len(b.Events); n > 0 {
+				s.advanceCursor(b.WebhookID, b.Events[n-1].ID)
+			}
+		}
+	}
 	o.apply = func(g *group) error {
 		for i, b := range bs {
 			g.set(batchKey(b.Tenant, b.WebhookID, b.ID), vals[i], 0)
@@ -235,6 +252,7 @@ func (s *Store) DropQueue(webhook ID, max int) (int, error) {
 		return 0, err
 	}
 	o := &op{weight: len(ids)}
+	o.after = func() { s.advanceCursor(webhook, ids[len(ids)-1]) }
 	o.apply = func(g *group) error {
 		for _, id := range ids {
 			g.del(queueKey(webhook, id))
@@ -444,4 +462,14 @@ func (s *Store) EventDeliveries(tenant string, evt ID) ([]Delivery, error) {
 		return nil
 	})
 	return out, translate(err)
+}
+
+// advanceCursor records that every queue entry of webhook up to and
+// including id is consumed.
+func (s *Store) advanceCursor(webhook, id ID) {
+	s.cursorMu.Lock()
+	defer s.cursorMu.Unlock()
+	if compareID(id, s.cursors[webhook]) > 0 {
+		s.cursors[webhook] = id
+	}
 }

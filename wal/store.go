@@ -58,6 +58,9 @@ type Store struct {
 
 	queued atomic.Pointer[func(map[ID]int)]
 
+	cursorMu sync.Mutex
+	cursors  map[ID]ID // per webhook: the last consumed queue entry
+
 	// injectErr, when set (tests only), fails the next commits with its
 	// error before anything reaches Badger, as a failed fsync would.
 	injectErr atomic.Pointer[error]
@@ -108,6 +111,7 @@ func Open(opts Options) (*Store, error) {
 		stopped:  make(chan struct{}),
 		tenants:  map[string]*tenantCache{},
 		hooks:    map[ID]*Webhook{},
+		cursors:  map[ID]ID{},
 		gcStop:   make(chan struct{}),
 		gcDone:   make(chan struct{}),
 	}
