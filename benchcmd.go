@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -17,8 +18,12 @@ import (
 // benchCmd is `hookd bench ingest`: load a running hookd and report
 // acknowledged events/s and ack latency.
 func benchCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "deliver" {
+		return benchDeliver(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "ingest" {
 		fmt.Fprintln(stderr, "usage: hookd bench ingest [--url URL] [--clients N] [--batch N] [--size BYTES] [--duration D] [--rate EVENTS/S] [--runs N] [--token T]")
+		fmt.Fprintln(stderr, "       hookd bench deliver [--url URL] [--webhooks N] [--max-batch-size N] [--events N] [--rate EVENTS/S] [--per-request N] [--runs N] [--token T]")
 		return 2
 	}
 	fs := flag.NewFlagSet("hookd bench ingest", flag.ContinueOnError)
@@ -53,6 +58,48 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	if len(results) > 1 {
 		m := bench.Median(results)
 		fmt.Fprintf(stdout, "median: %.0f events/s, p50 %s, p99 %s\n", m.EventsPerSec, m.P50, m.P99)
+	}
+	return 0
+}
+
+// benchDeliver is `hookd bench deliver`: end-to-end delivery to a local
+// sink. The server must run with delivery.allow_private_destinations.
+func benchDeliver(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("hookd bench deliver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o bench.DeliverOptions
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "hookd base URL")
+	fs.StringVar(&o.Token, "token", "", "bearer token (auth.mode jwt or apikey)")
+	fs.IntVar(&o.Webhooks, "webhooks", 1, "webhooks to create (each gets every event)")
+	fs.IntVar(&o.MaxBatchSize, "max-batch-size", 1, "maxBatchSize of the webhooks")
+	fs.IntVar(&o.Events, "events", 100000, "events to publish")
+	fs.IntVar(&o.Rate, "rate", 0, "published events/s (0: as fast as acknowledged)")
+	fs.IntVar(&o.PerRequest, "per-request", 100, "events per publish request")
+	fs.IntVar(&o.Clients, "clients", 8, "concurrent publishers")
+	fs.IntVar(&o.DataBytes, "size", 300, "approximate bytes per event")
+	fs.DurationVar(&o.Timeout, "timeout", 2*time.Minute, "give up waiting for deliveries after")
+	runs := fs.Int("runs", 1, "number of runs")
+	if err := parse(fs, args); err != nil {
+		return exitCode(err, stderr)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	var rates []float64
+	var p50s, p99s []time.Duration
+	for i := 0; i < *runs && ctx.Err() == nil; i++ {
+		r, err := bench.Deliver(ctx, o)
+		if err != nil {
+			return exitCode(err, stderr)
+		}
+		fmt.Fprintf(stdout, "run %d: %s\n", i+1, r)
+		rates, p50s, p99s = append(rates, r.PerSec()), append(p50s, r.P50), append(p99s, r.P99)
+	}
+	if len(rates) > 1 {
+		slices.Sort(rates)
+		slices.Sort(p50s)
+		slices.Sort(p99s)
+		m := len(rates) / 2
+		fmt.Fprintf(stdout, "median: %.0f deliveries/s, p50 %s, p99 %s\n", rates[m], p50s[m].Round(10*time.Microsecond), p99s[m].Round(10*time.Microsecond))
 	}
 	return 0
 }
