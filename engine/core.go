@@ -324,7 +324,9 @@ func (c *Core) Result(now time.Time, id wal.ID, v Verdict, counted bool) Outcome
 	}
 	c.failed(h, now)
 	sched := c.schedule(h)
-	k := b.Attempts - (b.MaxAttempts - len(sched))
+	// The retry's place in the schedule: never before schedule[1], even
+	// when the schedule was shortened below the batch's budget.
+	k := max(b.Attempts-(b.MaxAttempts-len(sched)), 1)
 	delay, ok := NextDelay(k, sched, c.opts.Jitter())
 	if !ok || b.Attempts >= b.MaxAttempts {
 		out.Status = wal.BatchExpired
@@ -334,8 +336,10 @@ func (c *Core) Result(now time.Time, id wal.ID, v Verdict, counted bool) Outcome
 		b.NextAttemptAt = now.Add(max(delay, v.NotBefore))
 		out.Next = b.NextAttemptAt
 	}
+	// Every success clears failingSince: one at the very instant the
+	// failing began came before it.
 	if c.opts.DisableAfter > 0 && h.cfg.Active && now.Sub(h.failingSince) >= c.opts.DisableAfter &&
-		(h.lastSuccess.IsZero() || h.lastSuccess.Before(h.failingSince)) {
+		!h.lastSuccess.After(h.failingSince) {
 		out.Deactivate = true
 		h.cfg.Active = false
 	}
@@ -476,8 +480,11 @@ func (c *Core) stepHook(now time.Time, h *hook, acts []Action) ([]Action, time.T
 		size := h.cfg.MaxBatchSize
 		due := h.oldest.Add(h.cfg.MaxBatchTimeDelay)
 		if h.queued >= size || !due.After(now) {
+			// Only full batches, or the one batch holding the oldest event
+			// when it is due: the events after a full batch are newer, and
+			// Opened reports when the first of them was queued.
 			count := c.opts.MaxOpen - len(h.open)
-			if want := (h.queued + size - 1) / size; want < count {
+			if want := h.queued / size; want < count {
 				count = max(want, 1)
 			}
 			h.opening, h.sinceOp = true, 0

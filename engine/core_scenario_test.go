@@ -1,0 +1,544 @@
+package engine
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"hookd/wal"
+)
+
+// Scenario tests drive the Core the way the runner does, in memory and on
+// a fake clock. Each script in testdata/scenarios is one command a line
+// (`#` starts a comment):
+//
+//	core maxinflight=64 maxopen=8 unhealthy=5 disable-after=1h schedule=0s,5s
+//	hook wh1 size=100 delay=250ms ordered=false rate=0 schedule=0s,5s active=true
+//	publish wh1 3          events enter wh1's queue now (core.Queued)
+//	advance 250ms          move the clock, stopping at every wake on the way
+//	step                   one more Step at now
+//	respond 1 500          core.Result for batch 1: a status code, or timeout,
+//	                       refused, reset, backpressure, canceled (not counted);
+//	                       retry-after=2h; the target may be a hook: all of its
+//	                       batches in flight, oldest first
+//	jitter 0.999           what the injected jitter source returns from now on
+//	replay 1               Engine.Replay: manual trigger, a pre-created attempt
+//	sendexpired 1          Engine.SendExpired for batch 1: a fresh budget
+//	restore wh1 attempts=2 max=8 next=+1m created=-1h events=1 trigger=auto
+//	                       a batch loaded from the store at start
+//	remove wh1             RemoveHook; its open batches are cancelled
+//	opens hold|auto        hold: ActOpen waits for `finish-open wh1`
+//	finish-open wh1        the held open reads the queue now and reports
+//
+//	expect open wh1 count=1 size=100 at=250ms
+//	expect send wh1 batch=1 trigger=auto attempt=none|manual at=250ms
+//	expect sends wh1 2     exactly 2 sends come next for wh1 (any batches)
+//	expect nothing [wh1]   no action left unchecked
+//	expect status 1 retrying attempts=1 max=8 next=+5s deactivate=false
+//	expect status 1 none   Result returned the zero Outcome (not counted)
+//	expect batch 1 status=pending events=100 attempts=0 inflight=false
+//	expect health wh1 degraded failures=1
+//	expect inflight wh1 1 · expect queue wh1 50 · expect open-batches wh1 2
+//	expect cancelled 2,3   what the last remove returned
+//	expect wake +5s|none   core.NextWake
+//	skip known bug …       skip the rest of the script
+//
+// Every Step's actions are performed at once: ActOpen takes events from
+// the fake queue into batches (as runner.open does), ActSend puts the
+// batch in flight until the script responds. Times are elapsed since the
+// script's start; `+5s` is relative to now, `a..b` is a closed range.
+// Every action must be checked by an expect; for each hook they are
+// matched in the order the core returned them. Invariants are checked on
+// every send: no batch twice in flight, no more than MaxInFlight in
+// flight, ordered hooks send only their oldest open batch, rate limits
+// hold over every second.
+
+var scenarioStart = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func TestCoreScenarios(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "scenarios", "*.txt"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenarios: %v", err)
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &scenario{t: t, file: f, now: scenarioStart, jitter: 0.5,
+				hooks: map[string]*simHook{}, byID: map[wal.ID]*simHook{}, batchByID: map[wal.ID]*simBatch{}}
+			s.run(string(data))
+		})
+	}
+}
+
+type simHook struct {
+	name    string
+	cfg     HookConfig
+	queue   []time.Time // enqueue times of the events not yet in a batch
+	removed bool
+	sends   []time.Time // when each send went out
+	held    *simAction  // an ActOpen in progress (opens hold)
+}
+
+type simBatch struct {
+	n         int
+	id        wal.ID
+	hook      *simHook
+	events    int
+	status    string
+	attempts  int
+	max       int
+	inFlight  bool
+	attemptID wal.ID   // the pre-created attempt of a manual trigger
+	out       *Outcome // what the last Result returned
+}
+
+type simAction struct {
+	Action
+	at      time.Time
+	hook    *simHook
+	batch   *simBatch
+	manual  wal.ID // the batch's pre-created manual attempt when it was sent
+	checked bool
+}
+
+type scenario struct {
+	t         *testing.T
+	file      string
+	line      int
+	opts      CoreOptions
+	core      *Core
+	now       time.Time
+	jitter    float64
+	seq       uint64
+	hooks     map[string]*simHook
+	byID      map[wal.ID]*simHook
+	batches   []*simBatch // by number - 1
+	batchByID map[wal.ID]*simBatch
+	log       []*simAction
+	hold      bool
+	cancelled []int
+}
+
+func (s *scenario) fatalf(format string, args ...any) {
+	s.t.Helper()
+	s.t.Fatalf("%s:%d: %s", s.file, s.line, fmt.Sprintf(format, args...))
+}
+
+func (s *scenario) run(script string) {
+	for i, line := range strings.Split(script, "\n") {
+		s.line = i + 1
+		if j := strings.IndexByte(line, '#'); j >= 0 {
+			line = line[:j]
+		}
+		if f := strings.Fields(line); len(f) > 0 {
+			s.exec(f[0], f[1:])
+		}
+	}
+	s.line = 0
+	if rest := s.unchecked(nil); len(rest) > 0 {
+		s.fatalf("end of script: unchecked actions:\n%s", s.describe(rest))
+	}
+}
+
+// elapsed renders a time as the script writes it.
+func (s *scenario) elapsed(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.Sub(scenarioStart).String()
+}
+
+// newID makes a time-ordered ID: the millisecond of at, then a counter.
+func (s *scenario) newID(at time.Time) wal.ID {
+	s.seq++
+	var id wal.ID
+	binary.BigEndian.PutUint64(id[0:8], uint64(at.UnixMilli())<<16)
+	binary.BigEndian.PutUint64(id[8:16], s.seq)
+	return id
+}
+
+func (s *scenario) ensureCore() {
+	if s.core == nil {
+		s.opts.Jitter = func() float64 { return s.jitter }
+		s.core = NewCore(s.opts)
+	}
+}
+
+func (s *scenario) exec(cmd string, args []string) {
+	s.t.Helper()
+	a := s.parseArgs(args)
+	if cmd != "core" {
+		s.ensureCore()
+	}
+	switch cmd {
+	case "core":
+		if s.core != nil {
+			s.fatalf("core must come first")
+		}
+		s.opts.MaxInFlight = a.int("maxinflight", 0)
+		s.opts.MaxOpen = a.int("maxopen", 0)
+		s.opts.UnhealthyAfter = a.int("unhealthy", 0)
+		s.opts.DisableAfter = a.dur("disable-after", 0)
+		s.opts.Schedule = a.sched("schedule", nil)
+		s.ensureCore()
+	case "hook":
+		h := s.hooks[a.pos(0)]
+		if h == nil {
+			h = &simHook{name: a.pos(0), cfg: HookConfig{ID: s.newID(s.now), Active: true, MaxBatchSize: 1}}
+			s.hooks[h.name], s.byID[h.cfg.ID] = h, h
+		}
+		h.cfg.MaxBatchSize = a.int("size", h.cfg.MaxBatchSize)
+		h.cfg.MaxBatchTimeDelay = a.dur("delay", h.cfg.MaxBatchTimeDelay)
+		h.cfg.Ordered = a.bool("ordered", h.cfg.Ordered)
+		h.cfg.RateLimit = a.int("rate", h.cfg.RateLimit)
+		h.cfg.Schedule = a.sched("schedule", h.cfg.Schedule)
+		h.cfg.Active = a.bool("active", h.cfg.Active)
+		s.core.SetHook(h.cfg)
+	case "publish":
+		h, n := s.hook(a.pos(0)), a.posInt(1)
+		for range n {
+			h.queue = append(h.queue, s.now)
+		}
+		s.core.Queued(s.now, h.cfg.ID, n, time.Time{})
+	case "advance":
+		s.advance(a.posDur(0))
+	case "step":
+	case "respond":
+		s.respond(a)
+	case "jitter":
+		j, err := strconv.ParseFloat(a.pos(0), 64)
+		if err != nil {
+			s.fatalf("jitter: %v", err)
+		}
+		s.jitter = j
+	case "replay":
+		s.replay(s.batch(a.pos(0)))
+	case "sendexpired":
+		s.sendExpired(s.batch(a.pos(0)))
+	case "restore":
+		s.restore(s.hook(a.pos(0)), a)
+	case "remove":
+		h := s.hook(a.pos(0))
+		s.cancelled = nil
+		for _, id := range s.core.RemoveHook(h.cfg.ID) {
+			b := s.batchByID[id]
+			b.status = wal.BatchCancelled
+			s.cancelled = append(s.cancelled, b.n)
+		}
+		h.removed = true
+	case "opens":
+		s.hold = a.pos(0) == "hold"
+	case "finish-open":
+		h := s.hook(a.pos(0))
+		if h.held == nil {
+			s.fatalf("%s has no open in progress", h.name)
+		}
+		act := h.held
+		h.held = nil
+		s.open(h, act.Action, act.at)
+	case "expect":
+		s.expect(a)
+	case "skip":
+		s.t.Skipf("%s:%d: %s", s.file, s.line, strings.Join(args, " "))
+	default:
+		s.fatalf("unknown command %q", cmd)
+	}
+	a.done()
+	if cmd != "core" {
+		s.settle()
+	}
+}
+
+// settle steps the core at now until it has nothing more to do now, the
+// way the runner's loop does after every kick.
+func (s *scenario) settle() {
+	for i := 0; ; i++ {
+		w, ok := s.core.NextWake()
+		if !ok || w.After(s.now) {
+			return
+		}
+		if i > 1000 {
+			s.fatalf("the core does not settle at %s", s.elapsed(s.now))
+		}
+		s.perform(s.core.Step(s.now))
+	}
+}
+
+// advance moves the clock by d, stepping at every wake on the way as the
+// runner's timer would.
+func (s *scenario) advance(d time.Duration) {
+	end := s.now.Add(d)
+	for {
+		w, ok := s.core.NextWake()
+		if !ok || w.After(end) {
+			break
+		}
+		if w.After(s.now) {
+			s.now = w
+		}
+		s.settle()
+	}
+	s.now = end
+}
+
+func (s *scenario) perform(acts []Action) {
+	for _, a := range acts {
+		h := s.byID[a.Hook]
+		if h == nil || h.removed {
+			s.fatalf("action for an unknown or removed hook: %+v", a)
+		}
+		act := &simAction{Action: a, at: s.now, hook: h}
+		s.log = append(s.log, act)
+		switch a.Kind {
+		case ActOpen:
+			if h.held != nil {
+				s.fatalf("%s: a second open while one is in progress", h.name)
+			}
+			if s.hold {
+				h.held = act
+			} else {
+				s.open(h, a, s.now)
+			}
+		case ActSend:
+			act.batch = s.batchByID[a.Batch]
+			s.sent(h, act.batch)
+			act.manual = act.batch.attemptID
+		default:
+			s.fatalf("unknown action %+v", a)
+		}
+	}
+}
+
+// open does what runner.open does with the fake queue.
+func (s *scenario) open(h *simHook, a Action, start time.Time) {
+	asked := a.Count * a.Size
+	var (
+		states []BatchState
+		taken  int
+		next   time.Time
+	)
+	if !h.removed {
+		peek := h.queue[:min(len(h.queue), asked+1)]
+		if len(peek) > asked {
+			next = peek[asked]
+			peek = peek[:asked]
+		}
+		sched := s.schedule(h)
+		for i := 0; i < len(peek); i += a.Size {
+			b := s.addBatch(h, s.newID(start), min(a.Size, len(peek)-i))
+			b.max = len(sched)
+			states = append(states, BatchState{ID: b.id, Hook: h.cfg.ID, MaxAttempts: b.max, NextAttemptAt: start.Add(sched[0])})
+		}
+		taken = len(peek)
+		h.queue = h.queue[taken:]
+	}
+	s.core.Opened(start, h.cfg.ID, states, taken, asked, next)
+}
+
+func (s *scenario) schedule(h *simHook) []time.Duration {
+	if len(h.cfg.Schedule) > 0 {
+		return h.cfg.Schedule
+	}
+	return s.core.opts.Schedule
+}
+
+func (s *scenario) addBatch(h *simHook, id wal.ID, events int) *simBatch {
+	b := &simBatch{n: len(s.batches) + 1, id: id, hook: h, events: events, status: wal.BatchPending}
+	s.batches = append(s.batches, b)
+	s.batchByID[id] = b
+	return b
+}
+
+// sent checks a send against the invariants and puts the batch in flight.
+func (s *scenario) sent(h *simHook, b *simBatch) {
+	switch {
+	case b == nil:
+		s.fatalf("send of an unknown batch")
+	case b.hook != h:
+		s.fatalf("send of batch %d under the wrong hook %s", b.n, h.name)
+	case b.inFlight:
+		s.fatalf("batch %d sent while already in flight", b.n)
+	case b.status != wal.BatchPending && b.status != wal.BatchRetrying:
+		s.fatalf("batch %d sent while %s", b.n, b.status)
+	}
+	b.inFlight = true
+	if n := s.inFlight(h); n > s.core.opts.MaxInFlight {
+		s.fatalf("%s: %d in flight; MaxInFlight is %d", h.name, n, s.core.opts.MaxInFlight)
+	}
+	if h.cfg.Ordered {
+		if n := s.inFlight(h); n > 1 {
+			s.fatalf("ordered %s: %d in flight", h.name, n)
+		}
+		for _, o := range s.batches {
+			if o.hook == h && o != b && (o.status == wal.BatchPending || o.status == wal.BatchRetrying) &&
+				compareIDs(o.id, b.id) < 0 {
+				s.fatalf("ordered %s: batch %d sent before the older open batch %d", h.name, b.n, o.n)
+			}
+		}
+	}
+	h.sends = append(h.sends, s.now)
+	if r := h.cfg.RateLimit; r > 0 && len(h.sends) > r {
+		if first := h.sends[len(h.sends)-1-r]; s.now.Sub(first) < time.Second {
+			s.fatalf("%s: %d sends within %v; rateLimit is %d/s", h.name, r+1, s.now.Sub(first), r)
+		}
+	}
+}
+
+func (s *scenario) inFlight(h *simHook) int {
+	n := 0
+	for _, b := range s.batches {
+		if b.hook == h && b.inFlight {
+			n++
+		}
+	}
+	return n
+}
+
+// respond reports the outcome of attempts in flight, as runner.send does.
+func (s *scenario) respond(a *args) {
+	word, ra := a.pos(1), a.dur("retry-after", 0)
+	var v Verdict
+	switch word {
+	case "timeout":
+		v = Classify(0, os.ErrDeadlineExceeded, 0)
+	case "refused":
+		v = Classify(0, syscall.ECONNREFUSED, 0)
+	case "reset":
+		v = Classify(0, syscall.ECONNRESET, 0)
+	case "backpressure":
+		v = Classify(0, fasthttp.ErrNoFreeConns, 0)
+	case "canceled":
+		v = Classify(0, context.Canceled, 0)
+	default:
+		code, err := strconv.Atoi(word)
+		if err != nil {
+			s.fatalf("respond: unknown outcome %q", word)
+		}
+		v = Classify(code, nil, ra)
+	}
+	counted := v.Class != ClassBackpressure && v.Class != ClassCanceled
+	var targets []*simBatch
+	if h := s.hooks[a.pos(0)]; h != nil {
+		for _, b := range s.batches {
+			if b.hook == h && b.inFlight {
+				targets = append(targets, b)
+			}
+		}
+	} else {
+		targets = append(targets, s.batch(a.pos(0)))
+	}
+	if len(targets) == 0 {
+		s.fatalf("respond: nothing in flight for %s", a.pos(0))
+	}
+	for _, b := range targets {
+		if !b.inFlight {
+			s.fatalf("respond: batch %d is not in flight", b.n)
+		}
+		b.inFlight = false
+		out := s.core.Result(s.now, b.id, v, counted)
+		b.out = &out
+		if out.Counted {
+			b.status, b.attempts, b.max, b.attemptID = out.Status, out.Attempts, out.MaxAttempts, wal.ID{}
+		}
+		if out.Deactivate && !b.hook.removed {
+			b.hook.cfg.Active = false // runner.deactivate → WebhookChanged
+			s.core.SetHook(b.hook.cfg)
+		}
+		s.settle()
+	}
+}
+
+// replay is Engine.Replay: one more attempt now, whatever the status.
+func (s *scenario) replay(b *simBatch) {
+	if b.status != wal.BatchPending && b.status != wal.BatchRetrying {
+		b.status, b.max = wal.BatchRetrying, b.attempts+1
+	}
+	b.attemptID = s.newID(s.now)
+	s.core.Restore(BatchState{ID: b.id, Hook: b.hook.cfg.ID, Attempts: b.attempts, MaxAttempts: b.max,
+		NextAttemptAt: s.now, Trigger: wal.TriggerManual, AttemptID: b.attemptID})
+}
+
+// sendExpired is Engine.SendExpired for one batch: a fresh budget.
+func (s *scenario) sendExpired(b *simBatch) {
+	if b.status != wal.BatchExpired {
+		s.fatalf("sendexpired: batch %d is %s", b.n, b.status)
+	}
+	sched := s.schedule(b.hook)
+	b.status, b.max = wal.BatchRetrying, b.attempts+len(sched)
+	s.core.Restore(BatchState{ID: b.id, Hook: b.hook.cfg.ID, Attempts: b.attempts, MaxAttempts: b.max,
+		NextAttemptAt: s.now.Add(sched[0]), Trigger: wal.TriggerSendExpired})
+}
+
+// restore is a batch Engine.Start finds open in the store.
+func (s *scenario) restore(h *simHook, a *args) {
+	created := s.time(a.str("created", "+0s"))
+	b := s.addBatch(h, s.newID(created), a.int("events", 1))
+	b.attempts, b.max = a.int("attempts", 0), a.int("max", len(s.schedule(h)))
+	if b.attempts > 0 {
+		b.status = wal.BatchRetrying
+	}
+	trig := a.str("trigger", "")
+	if trig == "auto" {
+		trig = ""
+	}
+	s.core.Restore(BatchState{ID: b.id, Hook: h.cfg.ID, Attempts: b.attempts, MaxAttempts: b.max,
+		NextAttemptAt: s.time(a.str("next", "+0s")), Trigger: trig})
+}
+
+func (s *scenario) hook(name string) *simHook {
+	h := s.hooks[name]
+	if h == nil {
+		s.fatalf("unknown hook %q", name)
+	}
+	return h
+}
+
+func (s *scenario) batch(num string) *simBatch {
+	n, err := strconv.Atoi(num)
+	if err != nil || n < 1 || n > len(s.batches) {
+		s.fatalf("no batch %q (%d so far)", num, len(s.batches))
+	}
+	return s.batches[n-1]
+}
+
+// time reads a script time: "+5s" from now, "5s" from the start.
+func (s *scenario) time(v string) time.Time {
+	base := scenarioStart
+	if strings.HasPrefix(v, "+") || strings.HasPrefix(v, "-") {
+		base = s.now
+	}
+	d, err := time.ParseDuration(strings.TrimPrefix(v, "+"))
+	if err != nil {
+		s.fatalf("bad time %q: %v", v, err)
+	}
+	return base.Add(d)
+}
+
+// checkTime compares got with a time or a closed range "a..b".
+func (s *scenario) checkTime(what string, got time.Time, want string) {
+	lo, hi, ok := strings.Cut(want, "..")
+	if !ok {
+		hi = lo
+	}
+	if lo == "never" {
+		if !got.IsZero() {
+			s.fatalf("%s: got %s; want never", what, s.elapsed(got))
+		}
+		return
+	}
+	if l, h := s.time(lo), s.time(hi); got.Before(l) || got.After(h) {
+		s.fatalf("%s: got %s (now %s); want %s", what, s.elapsed(got), s.elapsed(s.now), want)
+	}
+}
