@@ -24,15 +24,18 @@ type HookConfig struct {
 	MaxBatchSize      int
 	MaxBatchTimeDelay time.Duration
 	Ordered           bool
-	RateLimit         int             // requests per second; 0 = none
-	Schedule          []time.Duration // nil: the core's default
+	RateLimit         int // requests per second; 0 = none
+	// Dest names the destination (scheme://host:port): webhooks that share
+	// one share its MaxInFlight, as they share the dispatcher's connections.
+	Dest     string
+	Schedule []time.Duration // nil: the core's default
 }
 
 // CoreOptions tune the core.
 type CoreOptions struct {
 	Schedule []time.Duration // default retry schedule
-	// MaxInFlight bounds concurrent attempts per webhook (the dispatcher's
-	// connections per host). Default 64.
+	// MaxInFlight bounds concurrent attempts per destination and so per
+	// webhook (the dispatcher's connections per host). Default 64.
 	MaxInFlight int
 	// MaxOpen bounds open batches per webhook; opening ahead of sending
 	// keeps the pipe full. Default 4 × MaxInFlight.
@@ -117,6 +120,7 @@ type hook struct {
 type batch struct {
 	BatchState
 	inFlight bool
+	dest     *dest // where the attempt in flight holds a slot
 }
 
 // Core is the deterministic scheduler and batcher. It is not safe for
@@ -127,6 +131,45 @@ type Core struct {
 	index map[wal.ID]*batch // open batches by id
 	dirty map[wal.ID]struct{}
 	wakes wakeHeap
+	dests map[string]*dest
+}
+
+// dest is one destination's shared in-flight count and the webhooks that
+// wait for a free slot there, in arrival order (served round-robin).
+type dest struct {
+	inFlight int
+	waiting  []wal.ID
+	queued   map[wal.ID]bool
+}
+
+func (c *Core) dest(name string) *dest {
+	d := c.dests[name]
+	if d == nil {
+		d = &dest{queued: map[wal.ID]bool{}}
+		c.dests[name] = d
+	}
+	return d
+}
+
+// wait puts a webhook in line for a slot at d.
+func (d *dest) wait(id wal.ID) {
+	if !d.queued[id] {
+		d.queued[id] = true
+		d.waiting = append(d.waiting, id)
+	}
+}
+
+// offer touches the next webhook waiting for a slot at d, if a slot is free.
+func (c *Core) offer(d *dest) {
+	for d.inFlight < c.opts.MaxInFlight && len(d.waiting) > 0 {
+		id := d.waiting[0]
+		d.waiting = d.waiting[1:]
+		delete(d.queued, id)
+		if _, ok := c.hooks[id]; ok {
+			c.touch(id)
+			return
+		}
+	}
 }
 
 // NewCore returns an empty core.
@@ -146,7 +189,8 @@ func NewCore(o CoreOptions) *Core {
 	if o.Jitter == nil {
 		o.Jitter = func() float64 { return 0.5 }
 	}
-	return &Core{opts: o, hooks: map[wal.ID]*hook{}, index: map[wal.ID]*batch{}, dirty: map[wal.ID]struct{}{}}
+	return &Core{opts: o, hooks: map[wal.ID]*hook{}, index: map[wal.ID]*batch{}, dirty: map[wal.ID]struct{}{},
+		dests: map[string]*dest{}}
 }
 
 func (c *Core) schedule(h *hook) []time.Duration {
@@ -186,6 +230,10 @@ func (c *Core) RemoveHook(id wal.ID) []wal.ID {
 	for _, b := range h.open {
 		ids = append(ids, b.ID)
 		delete(c.index, b.ID)
+		if b.inFlight {
+			b.dest.inFlight-- // its result will find no batch
+			c.offer(b.dest)
+		}
 	}
 	delete(c.hooks, id)
 	delete(c.dirty, id)
@@ -301,6 +349,8 @@ func (c *Core) Result(now time.Time, id wal.ID, v Verdict, counted bool) Outcome
 	h := c.hooks[b.Hook]
 	b.inFlight = false
 	h.inFlight--
+	b.dest.inFlight--
+	c.offer(b.dest)
 	c.touch(b.Hook)
 	if !counted {
 		b.NextAttemptAt = now.Add(50 * time.Millisecond)
@@ -443,6 +493,8 @@ func (c *Core) stepHook(now time.Time, h *hook, acts []Action) ([]Action, time.T
 	if !h.cfg.Active {
 		return acts, next
 	}
+	d := c.dest(h.cfg.Dest)
+	defer c.offer(d) // a slot this hook left unused goes to the next in line
 	limit := c.opts.MaxInFlight
 	if h.cfg.Ordered || h.failures >= c.opts.UnhealthyAfter {
 		limit = 1 // ordered: one in flight; unhealthy: one probe, not a storm
@@ -461,6 +513,10 @@ func (c *Core) stepHook(now time.Time, h *hook, acts []Action) ([]Action, time.T
 		if h.inFlight >= limit {
 			break // a result will touch the hook again
 		}
+		if d.inFlight >= c.opts.MaxInFlight {
+			d.wait(h.cfg.ID) // a result at this destination offers a slot
+			break
+		}
 		if h.cfg.RateLimit > 0 {
 			if h.nextSend.After(now) {
 				later(h.nextSend)
@@ -468,8 +524,9 @@ func (c *Core) stepHook(now time.Time, h *hook, acts []Action) ([]Action, time.T
 			}
 			h.nextSend = now.Add(time.Second / time.Duration(h.cfg.RateLimit))
 		}
-		b.inFlight = true
+		b.inFlight, b.dest = true, d
 		h.inFlight++
+		d.inFlight++
 		trig := b.Trigger
 		if trig == "" {
 			trig = wal.TriggerAuto

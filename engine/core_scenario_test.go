@@ -205,6 +205,7 @@ func (s *scenario) exec(cmd string, args []string) {
 		h.cfg.RateLimit = a.int("rate", h.cfg.RateLimit)
 		h.cfg.Schedule = a.sched("schedule", h.cfg.Schedule)
 		h.cfg.Active = a.bool("active", h.cfg.Active)
+		h.cfg.Dest = a.str("dest", h.cfg.Dest)
 		s.core.SetHook(h.cfg)
 	case "publish":
 		h, n := s.hook(a.pos(0)), a.posInt(1)

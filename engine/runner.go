@@ -3,6 +3,9 @@ package engine
 import (
 	"context"
 	"errors"
+	"net"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -144,7 +147,8 @@ func stateOf(b *wal.Batch, now time.Time) BatchState {
 func (e *Engine) setHookLocked(w *wal.Webhook) {
 	e.hooks[w.ID] = w
 	e.core.SetHook(HookConfig{ID: w.ID, Active: w.IsActive, MaxBatchSize: w.MaxBatchSize,
-		MaxBatchTimeDelay: w.MaxBatchTimeDelay, Ordered: w.Ordered, RateLimit: w.RateLimit, Schedule: w.RetrySchedule})
+		MaxBatchTimeDelay: w.MaxBatchTimeDelay, Ordered: w.Ordered, RateLimit: w.RateLimit, Schedule: w.RetrySchedule,
+		Dest: destOf(w.URL)})
 }
 
 // WebhookChanged tells the engine a webhook was created or updated.
@@ -435,3 +439,20 @@ func (e *Engine) deactivate(w *wal.Webhook) {
 
 // ErrNotFound is returned for a batch or webhook the engine does not know.
 var ErrNotFound = errors.New("engine: not found")
+
+// destOf names a URL's destination as the dispatcher pools it:
+// scheme://host:port, with the scheme's default port made explicit.
+func destOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	return u.Scheme + "://" + net.JoinHostPort(host, port)
+}
