@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"strconv"
@@ -126,11 +127,24 @@ func Deliver(ctx context.Context, o DeliverOptions) (DeliverResult, error) {
 		}
 		return append([]byte(nil), resp.Body()...), resp.StatusCode(), nil
 	}
+	// The run's webhooks subscribe to their own event type and are deleted
+	// at the end, so runs against one server do not feed each other's
+	// (by then dead) sinks.
+	typ := fmt.Sprintf("bench.deliver.%d", time.Now().UnixNano())
+	var hooks []string
+	defer func() {
+		for _, id := range hooks {
+			do("DELETE", "/v1/webhooks/"+id, nil)
+		}
+	}()
 	for i := 0; i < o.Webhooks; i++ {
-		b, code, err := do("POST", "/v1/webhooks", fmt.Appendf(nil, `{"url":"http://%s/w/%d","maxBatchSize":%d}`, ln.Addr(), i, o.MaxBatchSize))
+		b, code, err := do("POST", "/v1/webhooks", fmt.Appendf(nil, `{"url":"http://%s/w/%d","maxBatchSize":%d,"events":[%q]}`, ln.Addr(), i, o.MaxBatchSize, typ))
 		if err != nil || code != 201 {
 			return DeliverResult{}, fmt.Errorf("create webhook: %d %s %v", code, b, err)
 		}
+		var w struct{ ID string }
+		_ = json.Unmarshal(b, &w)
+		hooks = append(hooks, w.ID)
 	}
 	pad := bytes.Repeat([]byte("x"), o.DataBytes-60)
 	start := time.Now()
@@ -162,7 +176,7 @@ func Deliver(ctx context.Context, o DeliverOptions) (DeliverResult, error) {
 					if k > 0 {
 						b = append(b, ',')
 					}
-					b = fmt.Appendf(b, `{"type":"bench.deliver","data":{"t":%d,"pad":"%s"}}`, t, pad)
+					b = fmt.Appendf(b, `{"type":%q,"data":{"t":%d,"pad":"%s"}}`, typ, t, pad)
 				}
 				b = append(b, "]}"...)
 				if body, code, err := do("POST", "/v1/events", b); err != nil || code != 202 {
