@@ -90,6 +90,10 @@ type Outcome struct {
 	MaxAttempts int
 	Next        time.Time // next attempt (retrying only)
 	Deactivate  bool      // the webhook must be set inactive (410, or failing too long)
+	// NextTrigger and NextAttemptID: a manual attempt requested while this
+	// one was in flight, still to come (the batch stays open for it).
+	NextTrigger   string
+	NextAttemptID wal.ID
 }
 
 // Health is a webhook's state as the core sees it.
@@ -120,7 +124,8 @@ type hook struct {
 type batch struct {
 	BatchState
 	inFlight bool
-	dest     *dest // where the attempt in flight holds a slot
+	dest     *dest       // where the attempt in flight holds a slot
+	manual   *BatchState // a replay requested while an attempt was in flight
 }
 
 // Core is the deterministic scheduler and batcher. It is not safe for
@@ -135,20 +140,31 @@ type Core struct {
 }
 
 // dest is one destination's shared in-flight count and the webhooks that
-// wait for a free slot there, in arrival order (served round-robin).
+// wait for a free slot there, in arrival order (served round-robin). A
+// slot offered to a waiting webhook is reserved for it (counted in
+// inFlight) until its next step uses or returns it.
 type dest struct {
 	inFlight int
 	waiting  []wal.ID
 	queued   map[wal.ID]bool
+	reserved map[wal.ID]int
 }
 
 func (c *Core) dest(name string) *dest {
 	d := c.dests[name]
 	if d == nil {
-		d = &dest{queued: map[wal.ID]bool{}}
+		d = &dest{queued: map[wal.ID]bool{}, reserved: map[wal.ID]int{}}
 		c.dests[name] = d
 	}
 	return d
+}
+
+// release returns the slots reserved for id that it did not use.
+func (c *Core) release(d *dest, id wal.ID) {
+	if n := d.reserved[id]; n > 0 {
+		d.inFlight -= n
+		delete(d.reserved, id)
+	}
 }
 
 // wait puts a webhook in line for a slot at d.
@@ -159,15 +175,16 @@ func (d *dest) wait(id wal.ID) {
 	}
 }
 
-// offer touches the next webhook waiting for a slot at d, if a slot is free.
+// offer reserves each free slot at d for the next webhook in line.
 func (c *Core) offer(d *dest) {
 	for d.inFlight < c.opts.MaxInFlight && len(d.waiting) > 0 {
 		id := d.waiting[0]
 		d.waiting = d.waiting[1:]
 		delete(d.queued, id)
 		if _, ok := c.hooks[id]; ok {
+			d.inFlight++
+			d.reserved[id]++
 			c.touch(id)
-			return
 		}
 	}
 }
@@ -232,9 +249,11 @@ func (c *Core) RemoveHook(id wal.ID) []wal.ID {
 		delete(c.index, b.ID)
 		if b.inFlight {
 			b.dest.inFlight-- // its result will find no batch
-			c.offer(b.dest)
 		}
 	}
+	d := c.dest(h.cfg.Dest)
+	c.release(d, id)
+	c.offer(d)
 	delete(c.hooks, id)
 	delete(c.dirty, id)
 	return ids
@@ -302,7 +321,13 @@ func (c *Core) Restore(s BatchState) {
 	if h == nil {
 		return
 	}
-	if b := c.index[s.ID]; b != nil {
+	if b := c.index[s.ID]; b != nil && b.inFlight {
+		// One attempt of a batch at a time: the replay goes when this
+		// attempt's result is in (see Result).
+		m := s
+		b.manual = &m
+		return
+	} else if b != nil {
 		// Already open: a manual trigger only moves it forward.
 		b.NextAttemptAt, b.Trigger, b.AttemptID = s.NextAttemptAt, s.Trigger, s.AttemptID
 		b.MaxAttempts = max(b.MaxAttempts, s.MaxAttempts)
@@ -354,10 +379,40 @@ func (c *Core) Result(now time.Time, id wal.ID, v Verdict, counted bool) Outcome
 	c.touch(b.Hook)
 	if !counted {
 		b.NextAttemptAt = now.Add(50 * time.Millisecond)
+		if m := b.manual; m != nil {
+			b.manual = nil
+			b.NextAttemptAt, b.Trigger, b.AttemptID = m.NextAttemptAt, m.Trigger, m.AttemptID
+			b.MaxAttempts = max(b.MaxAttempts, m.MaxAttempts)
+		}
 		return Outcome{}
 	}
 	b.Attempts++
 	b.Trigger, b.AttemptID = "", wal.ID{}
+	out := c.judge(now, h, b, v)
+	if m := b.manual; m != nil {
+		// A replay asked for while this attempt was in flight still goes,
+		// whatever this attempt's outcome: with one more attempt of budget
+		// if the batch was about to close.
+		b.manual = nil
+		if !isOpenStatus(out.Status) {
+			b.MaxAttempts = b.Attempts
+			c.addBatch(h, b.BatchState)
+		}
+		b.MaxAttempts = max(b.MaxAttempts, m.MaxAttempts, b.Attempts+1)
+		b.NextAttemptAt, b.Trigger, b.AttemptID = m.NextAttemptAt, m.Trigger, m.AttemptID
+		out.Status, out.Next, out.MaxAttempts = wal.BatchRetrying, b.NextAttemptAt, b.MaxAttempts
+		out.NextTrigger, out.NextAttemptID = m.Trigger, m.AttemptID
+		if idx := c.index[b.ID]; idx != nil {
+			idx.BatchState = b.BatchState
+		}
+	}
+	return out
+}
+
+func isOpenStatus(s string) bool { return s == wal.BatchPending || s == wal.BatchRetrying }
+
+// judge applies a counted attempt's verdict to the batch and the hook.
+func (c *Core) judge(now time.Time, h *hook, b *batch, v Verdict) Outcome {
 	out := Outcome{Counted: true, Attempts: b.Attempts, MaxAttempts: b.MaxAttempts}
 	switch v.Kind {
 	case Done:
@@ -494,7 +549,10 @@ func (c *Core) stepHook(now time.Time, h *hook, acts []Action) ([]Action, time.T
 		return acts, next
 	}
 	d := c.dest(h.cfg.Dest)
-	defer c.offer(d) // a slot this hook left unused goes to the next in line
+	defer func() { // slots reserved for this hook and left unused go to the next in line
+		c.release(d, h.cfg.ID)
+		c.offer(d)
+	}()
 	limit := c.opts.MaxInFlight
 	if h.cfg.Ordered || h.failures >= c.opts.UnhealthyAfter {
 		limit = 1 // ordered: one in flight; unhealthy: one probe, not a storm
@@ -513,7 +571,8 @@ func (c *Core) stepHook(now time.Time, h *hook, acts []Action) ([]Action, time.T
 		if h.inFlight >= limit {
 			break // a result will touch the hook again
 		}
-		if d.inFlight >= c.opts.MaxInFlight {
+		reserved := d.reserved[h.cfg.ID] > 0
+		if !reserved && d.inFlight >= c.opts.MaxInFlight {
 			d.wait(h.cfg.ID) // a result at this destination offers a slot
 			break
 		}
@@ -526,7 +585,13 @@ func (c *Core) stepHook(now time.Time, h *hook, acts []Action) ([]Action, time.T
 		}
 		b.inFlight, b.dest = true, d
 		h.inFlight++
-		d.inFlight++
+		if reserved {
+			if d.reserved[h.cfg.ID]--; d.reserved[h.cfg.ID] == 0 { // the reservation is already counted
+				delete(d.reserved, h.cfg.ID)
+			}
+		} else {
+			d.inFlight++
+		}
 		trig := b.Trigger
 		if trig == "" {
 			trig = wal.TriggerAuto

@@ -451,7 +451,7 @@ func (s *scenario) respond(a *args) {
 		out := s.core.Result(s.now, b.id, v, counted)
 		b.out = &out
 		if out.Counted {
-			b.status, b.attempts, b.max, b.attemptID = out.Status, out.Attempts, out.MaxAttempts, wal.ID{}
+			b.status, b.attempts, b.max, b.attemptID = out.Status, out.Attempts, out.MaxAttempts, out.NextAttemptID
 		}
 		if out.Deactivate && !b.hook.removed {
 			b.hook.cfg.Active = false // runner.deactivate → WebhookChanged

@@ -403,7 +403,7 @@ func (e *Engine) send(a Action) {
 	}
 	b.Status, b.Attempts, b.MaxAttempts = out.Status, out.Attempts, out.MaxAttempts
 	b.NextAttemptAt, b.LastAttemptAt, b.LastStatus, b.LastCode = out.Next, res.Started, att.Status, res.StatusCode
-	b.NextAttemptID, b.NextTrigger = wal.ID{}, ""
+	b.NextAttemptID, b.NextTrigger = out.NextAttemptID, out.NextTrigger // a replay asked for meanwhile
 	if out.Status == wal.BatchDelivered {
 		b.DeliveredAt = done
 	}
