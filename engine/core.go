@@ -598,7 +598,10 @@ func (c *Core) stepHook(now time.Time, h *hook, acts []Action) ([]Action, time.T
 		}
 		acts = append(acts, Action{Kind: ActSend, Hook: h.cfg.ID, Batch: b.ID, Trigger: trig, AttemptID: b.AttemptID})
 	}
-	if !h.opening && h.queued > 0 && len(h.open) < c.opts.MaxOpen {
+	// Open in bulk: only once the open batches fall to the low-water mark
+	// (MaxOpen − MaxInFlight), then up to MaxOpen. Topping up one batch at
+	// a time would serialize a store round trip per batch.
+	if !h.opening && h.queued > 0 && len(h.open) <= max(c.opts.MaxOpen-c.opts.MaxInFlight, 0) {
 		size := h.cfg.MaxBatchSize
 		due := h.oldest.Add(h.cfg.MaxBatchTimeDelay)
 		if h.queued >= size || !due.After(now) {
