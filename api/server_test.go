@@ -372,6 +372,14 @@ func TestWebhookValidation(t *testing.T) {
 	wantProblem(t, ts.do("POST", "/v1/webhooks", `{"url":"https://example.com"}`, "Content-Type", "text/xml"), 415, "unsupported_media_type")
 }
 
+func TestAllowedCIDRs(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Delivery.AllowedCIDRs = []string{"10.20.0.0/16"} })
+	if r := ts.do("POST", "/v1/webhooks", `{"url":"http://10.20.1.2/hook"}`); r.status != 201 {
+		t.Errorf("allowed range = %d %s", r.status, r.body)
+	}
+	wantProblem(t, ts.do("POST", "/v1/webhooks", `{"url":"http://10.21.1.2/hook"}`), 400, "validation_failed")
+}
+
 func TestWebhookPaging(t *testing.T) {
 	ts := newTestServer(t, nil)
 	for i := 0; i < 5; i++ {

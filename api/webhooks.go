@@ -210,7 +210,7 @@ func (s *Server) validURL(raw string) error {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return fmt.Errorf("must not name a loopback, private or link-local address (delivery.allow_private_destinations is off)")
 	}
-	if ip, ok := parseLooseIP(host); ok && forbiddenIP(ip) {
+	if ip, ok := parseLooseIP(host); ok && forbiddenIP(ip) && !s.allowedIP(ip) {
 		return fmt.Errorf("must not name a loopback, private or link-local address (delivery.allow_private_destinations is off)")
 	}
 	return nil
@@ -594,4 +594,14 @@ func shortDuration(d time.Duration) string {
 		}
 	}
 	return s
+}
+
+// allowedIP reports whether ip is in one of delivery.allowed_cidrs.
+func (s *Server) allowedIP(ip netip.Addr) bool {
+	for _, c := range s.cfg.Delivery.AllowedCIDRs {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Contains(ip.Unmap()) {
+			return true
+		}
+	}
+	return false
 }
