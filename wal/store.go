@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 	"go.uber.org/zap"
 )
 
@@ -23,8 +24,10 @@ type Options struct {
 	Now func() time.Time
 	// InMemory keeps everything in memory (tests only: nothing is durable).
 	InMemory bool
-	// MemTableSize in bytes; default 64 MiB. It also bounds one commit
-	// (Badger allows 15% of it per transaction).
+	// MemTableSize in bytes; default 32 MiB. It also bounds one commit
+	// (Badger allows 15% of it per transaction: ~4.8 MiB of keys and small
+	// values, or ~48,000 entries; larger values go to the value log and
+	// count as pointers).
 	MemTableSize int64
 }
 
@@ -81,17 +84,23 @@ func Open(opts Options) (*Store, error) {
 		opts.Now = time.Now
 	}
 	if opts.MemTableSize <= 0 {
-		opts.MemTableSize = 64 << 20
+		opts.MemTableSize = 32 << 20
 	}
 	bo := badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(true).
 		WithDetectConflicts(false).
 		WithNumVersionsToKeep(1).
+		// Memory is the budget here (DESIGN: O(webhooks + in-flight)):
+		// each memtable is a heap arena, flushing one builds a table of
+		// its size, and every compactor holds table builders.
 		WithMemTableSize(opts.MemTableSize).
-		WithNumMemtables(3).
+		WithNumMemtables(2).
+		WithNumCompactors(2).
+		WithCompression(options.None). // payloads above 1 KiB are zstd'ed by us; the rest does not shrink
+		WithBaseTableSize(1 << 20).
 		WithValueThreshold(valueThreshold).
-		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(32 << 20).
+		WithBlockCacheSize(16 << 20).
+		WithIndexCacheSize(16 << 20).
 		WithLogger(badgerLogger{opts.Logger.Sugar()}).
 		WithLoggingLevel(badger.WARNING)
 	if opts.InMemory {
