@@ -7,9 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -36,11 +34,6 @@ func serve(args, env []string, stdout, stderr io.Writer) int {
 	if err := checkAuth(cfg, log); err != nil {
 		log.Error("refusing to start", zap.Error(err))
 		return 1
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// A soft heap target: the garbage collector works harder near it
-		// instead of letting the heap double (GOGC) under an ingest burst.
-		debug.SetMemoryLimit(defaultMemoryLimit)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -72,7 +65,8 @@ func checkAuth(cfg config.Config, log *zap.Logger) error {
 func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Logger, stdout io.Writer) error {
 	log.Info("starting", zap.String("version", version), zap.String("dir", cfg.Storage.Dir),
 		zap.String("auth_mode", cfg.Auth.Mode), zap.Strings("compat", cfg.API.Compat))
-	store, err := wal.Open(wal.Options{Dir: cfg.Storage.Dir, Retention: cfg.Storage.Retention.Duration, Logger: log})
+	store, err := wal.Open(wal.Options{Dir: cfg.Storage.Dir, Retention: cfg.Storage.Retention.Duration, Logger: log,
+		MemTableSize: int64(cfg.Storage.MemtableBytes)})
 	if err != nil {
 		return err
 	}
@@ -125,9 +119,6 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 	}
 	return errors.Join(errs...)
 }
-
-// defaultMemoryLimit is the Go heap's soft limit unless GOMEMLIMIT is set.
-const defaultMemoryLimit = 200 << 20
 
 // newEngine builds the delivery engine from the config.
 func newEngine(cfg config.Config, store *wal.Store, log *zap.Logger) *engine.Engine {

@@ -43,6 +43,9 @@ type Server struct {
 type Storage struct {
 	Dir       string   `toml:"dir"`
 	Retention Duration `toml:"retention"`
+	// MemtableBytes is the size of one of Badger's three in-memory tables:
+	// the main memory/throughput knob of the store (see config.example.toml).
+	MemtableBytes int `toml:"memtable_bytes"`
 }
 
 // APIKey is one accepted API key, stored only as the hex SHA-256 of the key.

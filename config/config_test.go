@@ -77,6 +77,7 @@ shutdown_timeout = "30s"
 [storage]
 dir = "/var/lib/hookd"
 retention = "720h"
+memtable_bytes = 16777216
 
 [auth]
 mode = "apikey"
@@ -120,7 +121,7 @@ format = "console"
 
 var fullConfig = Config{
 	Server:  Server{Listen: "0.0.0.0:9000", MaxBodyBytes: 1 << 20, ShutdownTimeout: dur("30s")},
-	Storage: Storage{Dir: "/var/lib/hookd", Retention: dur("720h")},
+	Storage: Storage{Dir: "/var/lib/hookd", Retention: dur("720h"), MemtableBytes: 16 << 20},
 	Auth: Auth{
 		Mode: "apikey", JWTSecret: "0123456789abcdef0123", JWTPublicKeyFile: "/etc/hookd/jwt.pem",
 		JWKSFile: "/etc/hookd/jwks.json", Issuer: "https://id.example.com", Audience: "hookd", AllowInsecure: true,

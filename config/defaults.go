@@ -16,8 +16,9 @@ func Default() Config {
 			ShutdownTimeout: d(10 * time.Second),
 		},
 		Storage: Storage{
-			Dir:       "./hookd-data",
-			Retention: d(168 * time.Hour),
+			Dir:           "./hookd-data",
+			Retention:     d(168 * time.Hour),
+			MemtableBytes: 64 << 20,
 		},
 		Auth: Auth{Mode: AuthNone},
 		Delivery: Delivery{

@@ -24,9 +24,9 @@ type Options struct {
 	Now func() time.Time
 	// InMemory keeps everything in memory (tests only: nothing is durable).
 	InMemory bool
-	// MemTableSize in bytes; default 32 MiB. It also bounds one commit
-	// (Badger allows 15% of it per transaction: ~4.8 MiB of keys and small
-	// values, or ~48,000 entries; larger values go to the value log and
+	// MemTableSize in bytes; default 64 MiB. It also bounds one commit
+	// (Badger allows 15% of it per transaction: ~9.6 MiB of keys and small
+	// values, or ~96,000 entries; larger values go to the value log and
 	// count as pointers).
 	MemTableSize int64
 }
@@ -84,7 +84,7 @@ func Open(opts Options) (*Store, error) {
 		opts.Now = time.Now
 	}
 	if opts.MemTableSize <= 0 {
-		opts.MemTableSize = 32 << 20
+		opts.MemTableSize = 64 << 20
 	}
 	bo := badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(true).
@@ -94,10 +94,10 @@ func Open(opts Options) (*Store, error) {
 		// each memtable is a heap arena, flushing one builds a table of
 		// its size, and every compactor holds table builders.
 		WithMemTableSize(opts.MemTableSize).
-		WithNumMemtables(2).
-		WithNumCompactors(2).
+		WithNumMemtables(3).
+		WithNumCompactors(3).
 		WithCompression(options.None). // payloads above 1 KiB are zstd'ed by us; the rest does not shrink
-		WithBaseTableSize(1 << 20).
+		WithBaseTableSize(2 << 20).
 		WithValueThreshold(valueThreshold).
 		WithBlockCacheSize(16 << 20).
 		WithIndexCacheSize(16 << 20).
