@@ -46,6 +46,8 @@ type Engine struct {
 	wake    chan struct{}
 	ctx     context.Context
 	cancel  context.CancelFunc
+	runMu   sync.Mutex     // orders wg.Add in goDo before wg.Wait in Close
+	closing bool           // guarded by runMu
 	wg      sync.WaitGroup // actions in progress
 	stopped chan struct{}
 }
@@ -116,12 +118,14 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.timer.Stop()
 	}
 	e.mu.Unlock()
-	select {
-	case <-e.stopped:
+	e.runMu.Lock()
+	if e.closing {
+		e.runMu.Unlock()
 		return nil
-	default:
 	}
+	e.closing = true
 	close(e.stopped)
+	e.runMu.Unlock()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
 	select {
@@ -154,8 +158,18 @@ func (e *Engine) setHookLocked(w *wal.Webhook) {
 // WebhookChanged tells the engine a webhook was created or updated.
 func (e *Engine) WebhookChanged(w *wal.Webhook) {
 	e.mu.Lock()
+	_, known := e.hooks[w.ID]
 	e.setHookLocked(w.Clone())
 	e.mu.Unlock()
+	if !known {
+		// Events committed between the webhook's creation and this call
+		// fanned out to it while the core did not know it yet: look.
+		if ids, err := e.store.PeekQueue(w.ID, max(w.MaxBatchSize, 1)+1); err == nil && len(ids) > 0 {
+			e.mu.Lock()
+			e.core.Queued(e.clock.Now(), w.ID, len(ids), ids[0].Time())
+			e.mu.Unlock()
+		}
+	}
 	e.kick()
 }
 
@@ -205,10 +219,10 @@ func (e *Engine) kick() {
 
 // goDo runs f as tracked work unless the engine is closing.
 func (e *Engine) goDo(f func()) {
-	select {
-	case <-e.stopped:
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	if e.closing {
 		return
-	default:
 	}
 	e.wg.Add(1)
 	go func() {
