@@ -12,6 +12,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"hookd/engine"
 	"hookd/wal"
 )
 
@@ -210,65 +211,10 @@ func (s *Server) validURL(raw string) error {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return fmt.Errorf("must not name a loopback, private or link-local address (delivery.allow_private_destinations is off)")
 	}
-	if ip, ok := parseLooseIP(host); ok && forbiddenIP(ip) && !s.allowedIP(ip) {
+	if ip, ok := engine.ParseLooseIP(host); ok && engine.ForbiddenAddr(ip) && !s.allowedIP(ip) {
 		return fmt.Errorf("must not name a loopback, private or link-local address (delivery.allow_private_destinations is off)")
 	}
 	return nil
-}
-
-// parseLooseIP parses an IP literal, including the legacy IPv4 forms a
-// resolver accepts ("2130706433", "0x7f.1", "127.1").
-func parseLooseIP(h string) (netip.Addr, bool) {
-	if ip, err := netip.ParseAddr(h); err == nil {
-		return ip.Unmap(), true
-	}
-	parts := strings.Split(h, ".")
-	if len(parts) > 4 {
-		return netip.Addr{}, false
-	}
-	var nums []uint64
-	for _, p := range parts {
-		n, err := strconv.ParseUint(p, 0, 32) // decimal, 0x hex, 0 octal
-		if err != nil {
-			return netip.Addr{}, false
-		}
-		nums = append(nums, n)
-	}
-	var v uint64
-	switch len(nums) {
-	case 1:
-		v = nums[0]
-	case 2:
-		v = nums[0]<<24 | nums[1]
-	case 3:
-		v = nums[0]<<24 | nums[1]<<16 | nums[2]
-	case 4:
-		v = nums[0]<<24 | nums[1]<<16 | nums[2]<<8 | nums[3]
-	}
-	if v > 0xFFFFFFFF {
-		return netip.Addr{}, false
-	}
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
-}
-
-var forbiddenNets = func() []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range []string{"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-		"172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
-		"::/128", "::1/128", "fe80::/10", "fc00::/7", "ff00::/8", "64:ff9b::/96", "2002::/16", "2001:db8::/32"} {
-		out = append(out, netip.MustParsePrefix(s))
-	}
-	return out
-}()
-
-func forbiddenIP(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	for _, p := range forbiddenNets {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
 }
 
 func validHeaders(h map[string]string) error {

@@ -45,6 +45,8 @@ func ClassOf(err error) string {
 		invalid x509.CertificateInvalidError
 	)
 	switch {
+	case errors.Is(err, ErrForbiddenDestination):
+		return ClassForbidden
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
 		return ClassBackpressure
 	case errors.Is(err, context.Canceled):
