@@ -21,10 +21,19 @@ type testServer struct {
 	t     testing.TB
 	url   string
 	store *wal.Store
+	eng   *engine.Engine
 	cfg   config.Config
 }
 
 func newTestServer(t testing.TB, mutate func(*config.Config)) *testServer {
+	t.Helper()
+	return newTestServerWith(t, mutate, nil)
+}
+
+// newTestServerWith is newTestServer with engine options: engineOpts, when
+// set, may change the options the engine is built with (Store is already
+// set, Dispatcher has a 2 s timeout; both may be replaced).
+func newTestServerWith(t testing.TB, mutate func(*config.Config), engineOpts func(*engine.Options)) *testServer {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Storage.Dir = t.TempDir()
@@ -35,7 +44,11 @@ func newTestServer(t testing.TB, mutate func(*config.Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := engine.New(engine.Options{Store: store, Dispatcher: engine.NewDispatcher(engine.DispatcherOptions{Timeout: 2 * time.Second})})
+	eo := engine.Options{Store: store, Dispatcher: engine.NewDispatcher(engine.DispatcherOptions{Timeout: 2 * time.Second})}
+	if engineOpts != nil {
+		engineOpts(&eo)
+	}
+	eng := engine.New(eo)
 	if err := eng.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +66,7 @@ func newTestServer(t testing.TB, mutate func(*config.Config)) *testServer {
 		eng.Close(context.Background())
 		store.Close()
 	})
-	return &testServer{t: t, url: "http://" + ln.Addr().String(), store: store, cfg: cfg}
+	return &testServer{t: t, url: "http://" + ln.Addr().String(), store: store, eng: eng, cfg: cfg}
 }
 
 type resp struct {

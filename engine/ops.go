@@ -15,6 +15,8 @@ import (
 // A batch that was final gets a budget of exactly this one attempt; an open
 // one keeps its budget and just goes now.
 func (e *Engine) Replay(tenant string, webhook, batch wal.ID) (wal.ID, error) {
+	bl := e.lockBatch(batch)
+	defer bl.Unlock()
 	b, err := e.store.GetBatch(tenant, webhook, batch)
 	if err != nil {
 		return wal.ID{}, err
@@ -83,13 +85,23 @@ func (e *Engine) SendExpired(tenant string, f ExpiredFilter) (int, error) {
 				return n, err
 			}
 			for _, b := range page {
+				bl := e.lockBatch(b.ID)
+				b, err := e.store.GetBatch(tenant, b.WebhookID, b.ID) // fresh, under the batch's lock
+				if err != nil || b.Status != wal.BatchExpired {
+					bl.Unlock()
+					continue
+				}
 				b.Status, b.MaxAttempts = wal.BatchRetrying, b.Attempts+len(sched)
 				b.NextAttemptAt, b.NextTrigger, b.NextAttemptID = now.Add(sched[0]), wal.TriggerSendExpired, wal.ID{}
-				if err := e.store.SaveBatch(b, nil); err != nil {
+				err = e.store.SaveBatch(b, nil)
+				if err == nil {
+					e.restore(b, now)
+					n++
+				}
+				bl.Unlock()
+				if err != nil {
 					return n, err
 				}
-				e.restore(b, now)
-				n++
 			}
 			if !more || len(page) == 0 {
 				break

@@ -43,9 +43,14 @@ type Engine struct {
 	timer   Timer
 	timerAt time.Time
 
-	wake    chan struct{}
-	ctx     context.Context
-	cancel  context.CancelFunc
+	wake   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	// batchMu serializes the read-modify-write of one batch's record
+	// (an attempt's result against a replay or sendexpired), striped by
+	// batch id. Lock order: batchMu before mu.
+	batchMu [64]sync.Mutex
+
 	runMu   sync.Mutex     // orders wg.Add in goDo before wg.Wait in Close
 	closing bool           // guarded by runMu
 	wg      sync.WaitGroup // actions in progress
@@ -325,6 +330,17 @@ func (e *Engine) open(a Action) {
 	}
 	taken = len(events)
 	e.mu.Lock()
+	if _, ok := e.hooks[a.Hook]; !ok {
+		// Deleted while we opened: WebhookDeleted could not see these.
+		e.mu.Unlock()
+		for _, b := range bs {
+			b.Status, b.NextAttemptAt = wal.BatchCancelled, time.Time{}
+			if err := e.store.SaveBatch(b, nil); err != nil {
+				e.log.Warn("engine: cancel batch", zap.Error(err))
+			}
+		}
+		return
+	}
 	for _, f := range fresh {
 		states = append(states, stateOf(f.batch, now))
 		if e.freshN+f.size <= freshMax {
@@ -391,6 +407,8 @@ func (e *Engine) send(a Action) {
 	v := Classify(res.StatusCode, res.Err, res.RetryAfter)
 	counted := res.Class != ClassBackpressure && res.Class != ClassCanceled
 	done := e.clock.Now()
+	bl := e.lockBatch(a.Batch) // until the result is stored: a replay must not write in between
+	defer bl.Unlock()
 	e.mu.Lock()
 	out := e.core.Result(done, a.Batch, v, counted)
 	if !counted && f != nil && e.freshN+f.size <= freshMax {
@@ -469,4 +487,11 @@ func destOf(raw string) string {
 		}
 	}
 	return u.Scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// lockBatch locks the stripe of batch id's record and returns it.
+func (e *Engine) lockBatch(id wal.ID) *sync.Mutex {
+	m := &e.batchMu[id[15]%byte(len(e.batchMu))]
+	m.Lock()
+	return m
 }
