@@ -366,13 +366,9 @@ func (s *Server) webhookID(ctx *fasthttp.RequestCtx) (wal.ID, error) {
 }
 
 func (s *Server) getWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := s.webhookID(ctx)
+	w, err := s.hookOf(ctx, p)
 	if err != nil {
 		return err
-	}
-	w, err := s.store.GetWebhook(p.Tenant, id)
-	if err != nil {
-		return notFoundAs(err, "webhook")
 	}
 	return writeJSON(ctx, 200, s.webhookOut(w))
 }
@@ -457,13 +453,9 @@ func (s *Server) webhookAction(ctx *fasthttp.RequestCtx, p *Principal) error {
 
 // getSecret is GET /v1/webhooks/{id}/secret (admin).
 func (s *Server) getSecret(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := s.webhookID(ctx)
+	w, err := s.hookOf(ctx, p)
 	if err != nil {
 		return err
-	}
-	w, err := s.store.GetWebhook(p.Tenant, id)
-	if err != nil {
-		return notFoundAs(err, "webhook")
 	}
 	return writeJSON(ctx, 200, map[string]string{"secret": w.Secrets[0].Value})
 }

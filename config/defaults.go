@@ -3,6 +3,8 @@ package config
 import (
 	"slices"
 	"time"
+
+	"hookd/wal"
 )
 
 // Default returns the built-in settings of API.md §10: a zero-config server
@@ -58,15 +60,4 @@ func ValidRole(r string) bool { return slices.Contains(Roles(), r) }
 
 // ValidTenant reports whether t can name a tenant or account:
 // 1..64 characters of [A-Za-z0-9._-].
-func ValidTenant(t string) bool {
-	if len(t) == 0 || len(t) > 64 {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+func ValidTenant(t string) bool { return wal.ValidTenant(t) }
