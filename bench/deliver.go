@@ -96,7 +96,9 @@ func Deliver(ctx context.Context, o DeliverOptions) (DeliverResult, error) {
 	if o.PerRequest <= 0 {
 		o.PerRequest = 100
 	}
-	o.Clients = max(o.Clients, 1)
+	if o.Clients <= 0 {
+		o.Clients = 8
+	}
 	o.DataBytes = max(o.DataBytes, 100)
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Minute
