@@ -271,7 +271,9 @@ func (s *Server) getBatch(ctx *fasthttp.RequestCtx, p *Principal) error {
 	}
 	if evs, err := s.store.GetEvents(p.Tenant, ids); err == nil {
 		for i, e := range evs {
-			out.Events[i].Data = e.Data
+			if e != nil { // nil: retention removed it
+				out.Events[i].Data = e.Data
+			}
 		}
 	}
 	return writeJSON(ctx, 200, out)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -300,10 +301,25 @@ func (e *Engine) open(a Action) {
 		next = ids[asked].Time()
 		ids = ids[:asked]
 	}
-	events, err := e.store.GetEvents(w.Tenant, ids)
+	loaded, err := e.store.GetEvents(w.Tenant, ids)
 	if err != nil {
 		e.log.Error("engine: load events", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
 		return
+	}
+	// Events whose retention ended while they waited are dropped from the
+	// queue with the batches' commit.
+	events := loaded[:0:0]
+	var gone []wal.ID
+	for i, ev := range loaded {
+		if ev == nil {
+			gone = append(gone, ids[i])
+		} else {
+			events = append(events, ev)
+		}
+	}
+	if len(gone) > 0 {
+		e.log.Warn("engine: queued events no longer stored (retention) are skipped",
+			zap.String("webhookId", a.Hook.Text("wh_")), zap.Int("events", len(gone)))
 	}
 	sched := w.RetrySchedule
 	if len(sched) == 0 {
@@ -324,11 +340,11 @@ func (e *Engine) open(a Action) {
 		bs = append(bs, b)
 		fresh = append(fresh, &freshBatch{batch: b, events: chunk, size: size})
 	}
-	if err := e.store.OpenBatches(bs...); err != nil {
+	if err := e.store.OpenBatches(a.Hook, gone, bs...); err != nil {
 		e.log.Error("engine: open batches", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
 		return
 	}
-	taken = len(events)
+	taken = len(events) + len(gone)
 	e.mu.Lock()
 	if _, ok := e.hooks[a.Hook]; !ok {
 		// Deleted while we opened: WebhookDeleted could not see these.
@@ -391,6 +407,7 @@ func (e *Engine) send(a Action) {
 			ids[i] = be.ID
 		}
 		events, err = e.store.GetEvents(w.Tenant, ids)
+		events = slices.DeleteFunc(events, func(ev *wal.Event) bool { return ev == nil }) // retention ended
 	}
 	if err != nil {
 		e.log.Error("engine: load batch", zap.String("batchId", a.Batch.Text("bat_")), zap.Error(err))

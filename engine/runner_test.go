@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -118,5 +119,61 @@ func TestRunnerRetriesThenDelivers(t *testing.T) {
 	bs, _, err := r.store.ListBatches("acme", w.ID, wal.ID{}, 10, nil)
 	if err != nil || len(bs) != 1 || bs[0].Status != wal.BatchDelivered || len(bs[0].Events) != 2 {
 		t.Fatalf("batches %+v %v", bs, err)
+	}
+}
+
+// forgetful is a store whose first published event has been removed by
+// retention while it waited in the queue.
+type forgetful struct {
+	*wal.Store
+	gone wal.ID
+}
+
+func (f *forgetful) GetEvents(tenant string, ids []wal.ID) ([]*wal.Event, error) {
+	evs, err := f.Store.GetEvents(tenant, ids)
+	for i, id := range ids {
+		if id == f.gone && err == nil {
+			evs[i] = nil
+		}
+	}
+	return evs, err
+}
+
+// TestRunnerSkipsExpiredEvents: an event no longer stored is dropped from
+// the queue, and the events behind it are delivered.
+func TestRunnerSkipsExpiredEvents(t *testing.T) {
+	rc := newSink(t)
+	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 10,
+		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+	if err := st.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	res, err := st.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`"old"`)}, {Type: "t", Data: []byte(`"new"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attempts := make(chan *wal.Attempt, 10)
+	eng := New(Options{Store: &forgetful{Store: st, gone: res.IDs[0]}, Dispatcher: NewDispatcher(DispatcherOptions{}),
+		OnAttempt: func(b *wal.Batch, a *wal.Attempt) { attempts <- a }})
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	select {
+	case body := <-rc.got:
+		if !strings.Contains(string(body), `"new"`) || strings.Contains(string(body), `"old"`) {
+			t.Errorf("body = %s, want only the stored event", body)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing delivered: the missing event stalled the queue")
+	}
+	<-attempts
+	if n, _ := st.QueueDepth(w.ID); n != 0 {
+		t.Errorf("queue depth %d after delivery, want 0 (the missing event's entry dropped too)", n)
 	}
 }

@@ -12,7 +12,7 @@ type Store interface {
 	PeekQueue(webhook wal.ID, max int) ([]wal.ID, error)
 	DropQueue(webhook wal.ID, max int) (int, error)
 	GetEvents(tenant string, ids []wal.ID) ([]*wal.Event, error)
-	OpenBatches(bs ...*wal.Batch) error
+	OpenBatches(webhook wal.ID, drop []wal.ID, bs ...*wal.Batch) error
 	SaveBatch(b *wal.Batch, a *wal.Attempt) error
 	GetBatch(tenant string, webhook, id wal.ID) (*wal.Batch, error)
 	ListBatches(tenant string, webhook, after wal.ID, limit int, keep func(*wal.Batch) bool) ([]*wal.Batch, bool, error)

@@ -151,7 +151,9 @@ func (s *Store) PeekQueue(webhook ID, max int) ([]ID, error) {
 	return out, translate(err)
 }
 
-// GetEvents reads several events of one tenant; a missing one is an error.
+// GetEvents reads several events of one tenant. An event that is no longer
+// stored (its retention ended while it waited) is a nil entry, not an
+// error, so one expired event cannot stall a whole queue.
 func (s *Store) GetEvents(tenant string, ids []ID) ([]*Event, error) {
 	if err := s.readable(); err != nil {
 		return nil, err
@@ -160,6 +162,9 @@ func (s *Store) GetEvents(tenant string, ids []ID) ([]*Event, error) {
 	err := s.db.View(func(txn *badger.Txn) error {
 		for i, id := range ids {
 			item, err := txn.Get(eventKey(tenant, id))
+			if err == badger.ErrKeyNotFound {
+				continue
+			}
 			if err != nil {
 				return err
 			}
@@ -178,8 +183,10 @@ func (s *Store) GetEvents(tenant string, ids []ID) ([]*Event, error) {
 }
 
 // OpenBatches stores new batches and consumes their events' queue
-// entries, in one commit, before any first attempt.
-func (s *Store) OpenBatches(bs ...*Batch) error {
+// entries, in one commit, before any first attempt. drop lists further
+// queue entries of webhook to consume without a batch (events no longer
+// stored).
+func (s *Store) OpenBatches(webhook ID, drop []ID, bs ...*Batch) error {
 	vals := make([][]byte, len(bs))
 	for i, b := range bs {
 		v, err := json.Marshal(b)
@@ -188,15 +195,21 @@ func (s *Store) OpenBatches(bs ...*Batch) error {
 		}
 		vals[i] = v
 	}
-	o := &op{weight: len(bs)}
+	o := &op{weight: len(bs) + len(drop)}
 	o.after = func() {
 		for _, b := range bs {
 			if n := len(b.Events); n > 0 {
 				s.advanceCursor(b.WebhookID, b.Events[n-1].ID)
 			}
 		}
+		for _, id := range drop {
+			s.advanceCursor(webhook, id)
+		}
 	}
 	o.apply = func(g *group) error {
+		for _, id := range drop {
+			g.del(queueKey(webhook, id))
+		}
 		for i, b := range bs {
 			g.set(batchKey(b.Tenant, b.WebhookID, b.ID), vals[i], 0)
 			g.set(openKey(b.WebhookID, b.ID), []byte(b.Tenant), 0)

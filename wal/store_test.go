@@ -323,3 +323,15 @@ func TestIDText(t *testing.T) {
 		}
 	}
 }
+
+func TestGetEventsMissingIsNil(t *testing.T) {
+	s := openTest(t, "")
+	res, err := s.Append("acme", []EventInput{ev("a", "", `1`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.GetEvents("acme", []ID{res.IDs[0], s.NewID()})
+	if err != nil || len(evs) != 2 || evs[0] == nil || evs[1] != nil {
+		t.Fatalf("GetEvents = %v, %v; want the stored event and nil", evs, err)
+	}
+}
