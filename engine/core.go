@@ -105,14 +105,17 @@ type Health struct {
 }
 
 type hook struct {
-	cfg      HookConfig
-	queued   int       // queue entries on disk not yet in a batch (best knowledge)
-	oldest   time.Time // when the oldest of them was queued
-	sinceOp  int       // entries queued since the pending open began
-	opening  bool
-	open     []*batch // open batches, oldest first
-	inFlight int
-	nextSend time.Time // rate limit
+	cfg     HookConfig
+	queued  int       // queue entries on disk not yet in a batch (best knowledge)
+	oldest  time.Time // when the oldest of them was queued
+	sinceOp int       // entries queued since the pending open began
+	opening bool      // an open is reading the queue (one at a time)
+	// committing counts batches taken from the queue whose commit has not
+	// returned: an open's commit overlaps the next open (Took, then Added).
+	committing int
+	open       []*batch // open batches, oldest first
+	inFlight   int
+	nextSend   time.Time // rate limit
 
 	failures     int // consecutive
 	lastSuccess  time.Time
@@ -284,11 +287,22 @@ func (c *Core) Queued(now time.Time, id wal.ID, n int, oldest time.Time) {
 // many were asked for, and the enqueue time of the first event left in the
 // queue (zero if the queue is now empty as far as the runner saw).
 func (c *Core) Opened(now time.Time, id wal.ID, opened []BatchState, events, asked int, nextOldest time.Time) {
+	c.Took(now, id, len(opened), events, asked, nextOldest)
+	c.Added(id, opened, len(opened))
+}
+
+// Took reports that an ActOpen read the queue: it took events (cut into
+// `batches` batches, now being committed) of the asked number, and the
+// first event left was queued at nextOldest (zero if the queue looked
+// empty). The next open may start; the batches count against MaxOpen
+// until Added.
+func (c *Core) Took(now time.Time, id wal.ID, batches, events, asked int, nextOldest time.Time) {
 	h := c.hooks[id]
 	if h == nil {
 		return
 	}
 	h.opening = false
+	h.committing += batches
 	if events < asked {
 		// The runner saw the whole queue: only what arrived meanwhile may
 		// be left (perhaps already taken; the next open will tell).
@@ -308,6 +322,17 @@ func (c *Core) Opened(now time.Time, id wal.ID, opened []BatchState, events, ask
 		}
 	}
 	h.sinceOp = 0
+	c.touch(id)
+}
+
+// Added reports that the `taken` batches of an earlier Took are committed;
+// opened are the ones to schedule (none when the commit failed).
+func (c *Core) Added(id wal.ID, opened []BatchState, taken int) {
+	h := c.hooks[id]
+	if h == nil {
+		return
+	}
+	h.committing = max(h.committing-taken, 0)
 	for _, s := range opened {
 		c.addBatch(h, s)
 	}
@@ -601,14 +626,14 @@ func (c *Core) stepHook(now time.Time, h *hook, acts []Action) ([]Action, time.T
 	// Open in bulk: only once the open batches fall to the low-water mark
 	// (MaxOpen − MaxInFlight), then up to MaxOpen. Topping up one batch at
 	// a time would serialize a store round trip per batch.
-	if !h.opening && h.queued > 0 && len(h.open) <= max(c.opts.MaxOpen-c.opts.MaxInFlight, 0) {
+	if !h.opening && h.queued > 0 && len(h.open)+h.committing <= max(c.opts.MaxOpen-c.opts.MaxInFlight, 0) {
 		size := h.cfg.MaxBatchSize
 		due := h.oldest.Add(h.cfg.MaxBatchTimeDelay)
 		if h.queued >= size || !due.After(now) {
 			// Only full batches, or the one batch holding the oldest event
 			// when it is due: the events after a full batch are newer, and
 			// Opened reports when the first of them was queued.
-			count := c.opts.MaxOpen - len(h.open)
+			count := c.opts.MaxOpen - len(h.open) - h.committing
 			if want := h.queued / size; want < count {
 				count = max(want, 1)
 			}

@@ -110,3 +110,54 @@ func TestCoreNextWake(t *testing.T) {
 		})
 	}
 }
+
+// TestCoreOverlappingOpens: once an open has read the queue (Took), the
+// next open may start before the first one's commit returns (Added), and
+// batches still committing count against MaxOpen.
+func TestCoreOverlappingOpens(t *testing.T) {
+	c := NewCore(CoreOptions{MaxInFlight: 2, MaxOpen: 4})
+	var id wal.ID
+	id[0] = 1
+	now := time.Unix(1000, 0)
+	c.SetHook(HookConfig{ID: id, Active: true, MaxBatchSize: 1})
+	c.Queued(now, id, 10, now)
+	acts := c.Step(now)
+	if len(acts) != 1 || acts[0].Kind != ActOpen || acts[0].Count != 4 {
+		t.Fatalf("first step = %+v, want one open of 4", acts)
+	}
+	if acts := c.Step(now); len(acts) != 0 {
+		t.Fatalf("while the queue is being read: %+v, want nothing", acts)
+	}
+	c.Took(now, id, 4, 4, 4, now)
+	if acts := c.Step(now); len(acts) != 0 {
+		t.Fatalf("4 committing of MaxOpen 4: %+v, want nothing", acts)
+	}
+	var states []BatchState
+	for i := range 4 {
+		var b wal.ID
+		b[0], b[15] = 2, byte(i)
+		states = append(states, BatchState{ID: b, Hook: id, MaxAttempts: 3, NextAttemptAt: now})
+	}
+	c.Added(id, states[:2], 2) // a partial view: 2 stored, 2 still committing
+	acts = c.Step(now)
+	sends := 0
+	for _, a := range acts {
+		if a.Kind == ActSend {
+			sends++
+		}
+		if a.Kind == ActOpen {
+			t.Fatalf("open with 2 open + 2 committing (low-water 2): %+v", a)
+		}
+	}
+	if sends != 2 {
+		t.Fatalf("sends = %d, want 2 (MaxInFlight)", sends)
+	}
+	c.Result(now, states[0].ID, Verdict{Kind: Done}, true)
+	c.Added(id, states[2:], 2)
+	// 3 open, none committing: above the low-water mark (4 − 2), so no
+	// open; one slot is free, so one send.
+	acts = c.Step(now)
+	if len(acts) != 1 || acts[0].Kind != ActSend {
+		t.Fatalf("after one delivered = %+v, want exactly one send", acts)
+	}
+}

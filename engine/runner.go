@@ -40,6 +40,7 @@ type Engine struct {
 	core    *Core
 	hooks   map[wal.ID]*wal.Webhook
 	fresh   map[wal.ID]*freshBatch // opened, not yet attempted: events kept for the first send
+	taken   map[wal.ID]wal.ID      // per webhook: the last queue entry an open took (its commit may be pending)
 	freshN  int                    // bytes held by fresh
 	timer   Timer
 	timerAt time.Time
@@ -78,7 +79,7 @@ func New(o Options) *Engine {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Engine{store: o.Store, disp: o.Dispatcher, clock: o.Clock, log: o.Logger, on: o.OnAttempt,
-		core: NewCore(o.Core), hooks: map[wal.ID]*wal.Webhook{}, fresh: map[wal.ID]*freshBatch{},
+		core: NewCore(o.Core), hooks: map[wal.ID]*wal.Webhook{}, fresh: map[wal.ID]*freshBatch{}, taken: map[wal.ID]wal.ID{},
 		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, stopped: make(chan struct{})}
 }
 
@@ -93,7 +94,7 @@ func (e *Engine) Start() error {
 	e.mu.Lock()
 	for _, w := range e.store.Webhooks() {
 		e.setHookLocked(w)
-		ids, err := e.store.PeekQueue(w.ID, max(w.MaxBatchSize, 1)+1)
+		ids, err := e.store.PeekQueue(w.ID, wal.ID{}, max(w.MaxBatchSize, 1)+1)
 		if err != nil {
 			e.mu.Unlock()
 			return err
@@ -170,7 +171,7 @@ func (e *Engine) WebhookChanged(w *wal.Webhook) {
 	if !known {
 		// Events committed between the webhook's creation and this call
 		// fanned out to it while the core did not know it yet: look.
-		if ids, err := e.store.PeekQueue(w.ID, max(w.MaxBatchSize, 1)+1); err == nil && len(ids) > 0 {
+		if ids, err := e.store.PeekQueue(w.ID, wal.ID{}, max(w.MaxBatchSize, 1)+1); err == nil && len(ids) > 0 {
 			e.mu.Lock()
 			e.core.Queued(e.clock.Now(), w.ID, len(ids), ids[0].Time())
 			e.mu.Unlock()
@@ -184,6 +185,7 @@ func (e *Engine) WebhookDeleted(tenant string, id wal.ID) {
 	e.mu.Lock()
 	open := e.core.RemoveHook(id)
 	delete(e.hooks, id)
+	delete(e.taken, id)
 	e.mu.Unlock()
 	e.goDo(func() {
 		for _, bid := range open {
@@ -271,62 +273,111 @@ func (e *Engine) loop() {
 }
 
 // open performs ActOpen: it takes events from the queue into new batches,
-// stored before their first attempt.
+// stored before their first attempt. Reading the queue is one open at a
+// time per webhook; once read, the next open may start while this one's
+// commit is on its way (the core counts those batches as committing, and
+// the next peek starts after the last entry taken).
 func (e *Engine) open(a Action) {
 	now := e.clock.Now()
 	asked := a.Count * a.Size
 	e.mu.Lock()
-	w := e.hooks[a.Hook]
+	w, after := e.hooks[a.Hook], e.taken[a.Hook]
 	e.mu.Unlock()
-	var (
-		states []BatchState
-		taken  int
-		next   time.Time
-	)
+	t := e.take(a, w, after, now)
+	e.mu.Lock()
+	e.core.Took(now, a.Hook, len(t.batches), t.events+len(t.gone), asked, t.next)
+	if !t.last.IsZero() {
+		e.taken[a.Hook] = t.last
+	}
+	e.mu.Unlock()
+	e.kick()
+	if t.last.IsZero() {
+		return // nothing taken
+	}
+	var states []BatchState
 	defer func() {
 		e.mu.Lock()
-		e.core.Opened(now, a.Hook, states, taken, asked, next)
+		e.core.Added(a.Hook, states, len(t.batches))
 		e.mu.Unlock()
 		e.kick()
 	}()
+	if err := e.store.OpenBatches(a.Hook, t.gone, t.batches...); err != nil {
+		e.log.Error("engine: open batches", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
+		return
+	}
+	e.mu.Lock()
+	if _, ok := e.hooks[a.Hook]; !ok {
+		// Deleted while we opened: WebhookDeleted could not see these.
+		e.mu.Unlock()
+		for _, b := range t.batches {
+			b.Status, b.NextAttemptAt = wal.BatchCancelled, time.Time{}
+			if err := e.store.SaveBatch(b, nil); err != nil {
+				e.log.Warn("engine: cancel batch", zap.Error(err))
+			}
+		}
+		return
+	}
+	for _, f := range t.fresh {
+		states = append(states, stateOf(f.batch, now))
+		if e.freshN+f.size <= freshMax {
+			e.fresh[f.batch.ID] = f
+			e.freshN += f.size
+		}
+	}
+	e.mu.Unlock()
+}
+
+// taking is what one open took from a webhook's queue.
+type taking struct {
+	batches []*wal.Batch
+	fresh   []*freshBatch
+	events  int      // events in the batches
+	gone    []wal.ID // queue entries of events no longer stored (retention ended)
+	last    wal.ID   // the last queue entry taken (zero: none)
+	next    time.Time
+}
+
+// take reads up to Count×Size queued events after `after` and cuts them
+// into batches, not stored yet. next is when the first event left was
+// queued (zero if none was seen).
+func (e *Engine) take(a Action, w *wal.Webhook, after wal.ID, now time.Time) (t taking) {
 	if w == nil {
 		return
 	}
-	ids, err := e.store.PeekQueue(a.Hook, asked+1)
+	asked := a.Count * a.Size
+	ids, err := e.store.PeekQueue(a.Hook, after, asked+1)
 	if err != nil {
 		e.log.Error("engine: read queue", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
 		return
 	}
 	if len(ids) > asked {
-		next = ids[asked].Time()
+		t.next = ids[asked].Time()
 		ids = ids[:asked]
 	}
 	loaded, err := e.store.GetEvents(w.Tenant, ids)
 	if err != nil {
 		e.log.Error("engine: load events", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
-		return
+		return taking{}
 	}
-	// Events whose retention ended while they waited are dropped from the
-	// queue with the batches' commit.
 	events := loaded[:0:0]
-	var gone []wal.ID
 	for i, ev := range loaded {
 		if ev == nil {
-			gone = append(gone, ids[i])
+			t.gone = append(t.gone, ids[i])
 		} else {
 			events = append(events, ev)
 		}
 	}
-	if len(gone) > 0 {
+	if len(t.gone) > 0 {
 		e.log.Warn("engine: queued events no longer stored (retention) are skipped",
-			zap.String("webhookId", a.Hook.Text("wh_")), zap.Int("events", len(gone)))
+			zap.String("webhookId", a.Hook.Text("wh_")), zap.Int("events", len(t.gone)))
+	}
+	if len(ids) > 0 {
+		t.last = ids[len(ids)-1]
 	}
 	sched := w.RetrySchedule
 	if len(sched) == 0 {
 		sched = e.core.opts.Schedule
 	}
-	var bs []*wal.Batch
-	var fresh []*freshBatch
 	for i := 0; i < len(events); i += a.Size {
 		chunk := events[i:min(i+a.Size, len(events))]
 		b := &wal.Batch{ID: e.store.NewID(), WebhookID: a.Hook, Tenant: w.Tenant, Status: wal.BatchPending,
@@ -337,34 +388,11 @@ func (e *Engine) open(a Action) {
 			b.Refs = mergeRefs(b.Refs, ev.Refs)
 			size += len(ev.Data) + 128
 		}
-		bs = append(bs, b)
-		fresh = append(fresh, &freshBatch{batch: b, events: chunk, size: size})
+		t.batches = append(t.batches, b)
+		t.fresh = append(t.fresh, &freshBatch{batch: b, events: chunk, size: size})
 	}
-	if err := e.store.OpenBatches(a.Hook, gone, bs...); err != nil {
-		e.log.Error("engine: open batches", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
-		return
-	}
-	taken = len(events) + len(gone)
-	e.mu.Lock()
-	if _, ok := e.hooks[a.Hook]; !ok {
-		// Deleted while we opened: WebhookDeleted could not see these.
-		e.mu.Unlock()
-		for _, b := range bs {
-			b.Status, b.NextAttemptAt = wal.BatchCancelled, time.Time{}
-			if err := e.store.SaveBatch(b, nil); err != nil {
-				e.log.Warn("engine: cancel batch", zap.Error(err))
-			}
-		}
-		return
-	}
-	for _, f := range fresh {
-		states = append(states, stateOf(f.batch, now))
-		if e.freshN+f.size <= freshMax {
-			e.fresh[f.batch.ID] = f
-			e.freshN += f.size
-		}
-	}
-	e.mu.Unlock()
+	t.events = len(events)
+	return t
 }
 
 func mergeRefs(have, add []wal.Ref) []wal.Ref {

@@ -9,7 +9,7 @@ type Store interface {
 	UpdateWebhook(tenant string, id wal.ID, fn func(*wal.Webhook) error) (*wal.Webhook, error)
 	// OnQueued registers the fan-out listener (see wal.Store.OnQueued).
 	OnQueued(fn func(counts map[wal.ID]int))
-	PeekQueue(webhook wal.ID, max int) ([]wal.ID, error)
+	PeekQueue(webhook, after wal.ID, max int) ([]wal.ID, error)
 	DropQueue(webhook wal.ID, max int) (int, error)
 	GetEvents(tenant string, ids []wal.ID) ([]*wal.Event, error)
 	OpenBatches(webhook wal.ID, drop []wal.ID, bs ...*wal.Batch) error

@@ -121,8 +121,9 @@ func deliveryKey(tenant string, evt, wh ID) []byte {
 // NewID returns a fresh time-ordered ID (batches, attempts).
 func (s *Store) NewID() ID { return s.ids.New(s.opts.Now()) }
 
-// PeekQueue returns up to max event IDs queued for webhook, oldest first.
-func (s *Store) PeekQueue(webhook ID, max int) ([]ID, error) {
+// PeekQueue returns up to max event IDs queued for webhook, oldest first,
+// after the event `after` (zero: from the start).
+func (s *Store) PeekQueue(webhook, after ID, max int) ([]ID, error) {
 	if err := s.readable(); err != nil {
 		return nil, err
 	}
@@ -134,12 +135,15 @@ func (s *Store) PeekQueue(webhook ID, max int) ([]ID, error) {
 	s.cursorMu.Lock()
 	cur := s.cursors[webhook]
 	s.cursorMu.Unlock()
+	if compareID(after, cur) > 0 {
+		cur = after
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
 		defer it.Close()
 		seek := pfx
 		if !cur.IsZero() {
-			seek = queueKey(webhook, cur)
+			seek = append(queueKey(webhook, cur), 0) // strictly after cur
 		}
 		for it.Seek(seek); it.ValidForPrefix(pfx) && len(out) < max; it.Next() {
 			var id ID
@@ -260,7 +264,7 @@ func (s *Store) SaveBatch(b *Batch, a *Attempt) error {
 // DropQueue deletes up to max queue entries of webhook (after the webhook
 // was deleted) and reports how many it removed.
 func (s *Store) DropQueue(webhook ID, max int) (int, error) {
-	ids, err := s.PeekQueue(webhook, max)
+	ids, err := s.PeekQueue(webhook, ID{}, max)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
