@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/valyala/fasthttp"
+
 	"hookd/config"
 	"hookd/engine"
 	"hookd/wal"
@@ -23,6 +25,8 @@ type testServer struct {
 	store *wal.Store
 	eng   *engine.Engine
 	cfg   config.Config
+	// srvHandler serves a RequestCtx in-process (fuzzers).
+	srvHandler fasthttp.RequestHandler
 }
 
 func newTestServer(t testing.TB, mutate func(*config.Config)) *testServer {
@@ -66,7 +70,7 @@ func newTestServerWith(t testing.TB, mutate func(*config.Config), engineOpts fun
 		eng.Close(context.Background())
 		store.Close()
 	})
-	return &testServer{t: t, url: "http://" + ln.Addr().String(), store: store, eng: eng, cfg: cfg}
+	return &testServer{t: t, url: "http://" + ln.Addr().String(), store: store, eng: eng, cfg: cfg, srvHandler: srv.Handler()}
 }
 
 type resp struct {
