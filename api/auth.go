@@ -82,12 +82,11 @@ func newAuthenticator(c config.Auth, now func() time.Time) (*authenticator, erro
 	switch c.Mode {
 	case "none":
 	case "jwt":
-		if c.JWTSecret == "" {
-			return nil, fmt.Errorf("api: auth.jwt_secret: only HS256 is supported so far (jwt_public_key_file and jwks_file are not yet)")
+		keys, err := loadJWTKeys(c)
+		if err != nil {
+			return nil, err
 		}
-		key := []byte(c.JWTSecret)
-		a.methods = []string{"HS256"}
-		a.keyfunc = func(*jwt.Token) (any, error) { return key, nil }
+		a.methods, a.keyfunc = keys.methods(), keys.keyfunc
 		opts := []jwt.ParserOption{jwt.WithValidMethods(a.methods), jwt.WithExpirationRequired(),
 			jwt.WithLeeway(30 * time.Second), jwt.WithTimeFunc(now)}
 		if c.Issuer != "" {

@@ -1,11 +1,18 @@
 package api
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +123,63 @@ func TestAPIKeyAuth(t *testing.T) {
 				body = `{"url":"https://example.com/hook"}`
 			}
 			if r := ts.do(tt.method, "/v1/webhooks", body, "Authorization", "Bearer "+tt.key); r.status != tt.status {
+				t.Errorf("status = %d, want %d: %s", r.status, tt.status, r.body)
+			}
+		})
+	}
+}
+
+// TestJWTPublicKeys: RS256 from a PEM file and ES256 from a JWKS file
+// verify their tokens; an HS256 token "signed" with the public key, an
+// unknown kid and an algorithm the keys do not fix are refused.
+func TestJWTPublicKeys(t *testing.T) {
+	dir := t.TempDir()
+	rk, _ := rsa.GenerateKey(rand.Reader, 2048)
+	der, _ := x509.MarshalPKIXPublicKey(&rk.PublicKey)
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	pemFile := filepath.Join(dir, "jwt.pem")
+	os.WriteFile(pemFile, pubPEM, 0o600)
+	ek, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	b64 := func(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+	jwks := fmt.Sprintf(`{"keys":[{"kty":"EC","kid":"ec-1","crv":"P-256","x":%q,"y":%q,"use":"sig"}]}`,
+		b64(ek.PublicKey.X.FillBytes(make([]byte, 32))), b64(ek.PublicKey.Y.FillBytes(make([]byte, 32))))
+	jwksFile := filepath.Join(dir, "jwks.json")
+	os.WriteFile(jwksFile, []byte(jwks), 0o600)
+
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Auth.Mode, c.Auth.JWTPublicKeyFile, c.Auth.JWKSFile = "jwt", pemFile, jwksFile
+	})
+	cl := func() *claims {
+		return &claims{Tenant: "acme", Roles: []string{RoleAdmin}, RegisteredClaims: jwt.RegisteredClaims{
+			ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Hour))}}
+	}
+	sign := func(m jwt.SigningMethod, kid string, key any) string {
+		tok := jwt.NewWithClaims(m, cl())
+		if kid != "" {
+			tok.Header["kid"] = kid
+		}
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	otherEC, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tests := []struct {
+		name, token string
+		status      int
+	}{
+		{"RS256 from the PEM file", sign(jwt.SigningMethodRS256, "", rk), 200},
+		{"ES256 from the JWKS file", sign(jwt.SigningMethodES256, "ec-1", ek), 200},
+		{"ES256 without kid, one EC key", sign(jwt.SigningMethodES256, "", ek), 200},
+		{"ES256 unknown kid", sign(jwt.SigningMethodES256, "ec-2", ek), 401},
+		{"ES256 wrong key", sign(jwt.SigningMethodES256, "ec-1", otherEC), 401},
+		{"HS256 with the public key as secret", sign(jwt.SigningMethodHS256, "", pubPEM), 401},
+		{"RS512 not configured", sign(jwt.SigningMethodRS512, "", rk), 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if r := ts.do("GET", "/v1/webhooks", nil, "Authorization", "Bearer "+tt.token); r.status != tt.status {
 				t.Errorf("status = %d, want %d: %s", r.status, tt.status, r.body)
 			}
 		})
