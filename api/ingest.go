@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/valyala/fasthttp"
@@ -170,6 +171,11 @@ func (s *Server) publishEvents(ctx *fasthttp.RequestCtx, p *Principal) error {
 		}
 	}
 	start := s.now()
+	if ok, wait := s.limit.take(p.Tenant, len(evs), start); !ok {
+		secs := int(math.Ceil(wait.Seconds()))
+		return &Error{Status: 429, Code: codeRateLimited, RetryAfter: max(secs, 1),
+			Detail: fmt.Sprintf("tenant over events.tenant_rate_limit (%d events/s)", s.cfg.Events.TenantRateLimit)}
+	}
 	res, err := s.store.Append(p.Tenant, evs)
 	if err != nil {
 		return err

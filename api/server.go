@@ -37,6 +37,7 @@ type Server struct {
 	version string
 	now     func() time.Time
 	auth    *authenticator
+	limit   *tenantLimiter // nil: no ingest rate limit
 	metrics *metrics
 	http    *fasthttp.Server
 	router  *router.Router
@@ -54,7 +55,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: o.Config, store: o.Store, engine: o.Engine, log: o.Logger, version: o.Version, now: o.Now, auth: a}
+	s := &Server{cfg: o.Config, store: o.Store, engine: o.Engine, limit: newTenantLimiter(o.Config.Events.TenantRateLimit), log: o.Logger, version: o.Version, now: o.Now, auth: a}
 	s.metrics = newMetrics(o.Store)
 	s.router = router.New()
 	s.router.RedirectTrailingSlash = false

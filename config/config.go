@@ -82,6 +82,9 @@ type Delivery struct {
 type Events struct {
 	StrictTypes  bool `toml:"strict_types"`
 	MaxDataBytes int  `toml:"max_data_bytes"`
+	// TenantRateLimit caps the events each tenant may publish per second
+	// (a burst of one second's worth); 0 = no limit.
+	TenantRateLimit int `toml:"tenant_rate_limit"`
 }
 
 // API is the [api] section: which compatibility profiles (API.md §9) are served.

@@ -110,6 +110,7 @@ disable_after = "24h"
 [events]
 strict_types = true
 max_data_bytes = 1024
+tenant_rate_limit = 500
 
 [api]
 compat = ["thredd", "ncore"]
@@ -134,7 +135,7 @@ var fullConfig = Config{
 		Timeout: dur("2s"), RetrySchedule: []Duration{dur("1s"), dur("1m")}, AllowPrivateDestinations: true,
 		AllowedCIDRs: []string{"10.20.0.0/16", "fd00:1::/64"}, MaxConnsPerHost: 8, DisableAfter: dur("24h"),
 	},
-	Events: Events{StrictTypes: true, MaxDataBytes: 1024},
+	Events: Events{StrictTypes: true, MaxDataBytes: 1024, TenantRateLimit: 500},
 	API:    API{Compat: []string{"thredd", "ncore"}},
 	Log:    Log{Level: "debug", Format: "console"},
 }
@@ -292,6 +293,7 @@ func TestValidate(t *testing.T) {
 		{"conns big", func(c *Config) { c.Delivery.MaxConnsPerHost = 10001 }, "delivery.max_conns_per_host"},
 		{"disable_after", func(c *Config) { c.Delivery.DisableAfter = dur("30s") }, "delivery.disable_after"},
 		{"max_data 0", func(c *Config) { c.Events.MaxDataBytes = 0 }, "events.max_data_bytes"},
+		{"tenant rate negative", func(c *Config) { c.Events.TenantRateLimit = -1 }, "events.tenant_rate_limit"},
 		{"max_data over body", func(c *Config) { c.Server.MaxBodyBytes = 4096; c.Events.MaxDataBytes = 4097 }, "events.max_data_bytes"},
 		{"compat unknown", func(c *Config) { c.API.Compat = []string{"ncore", "svix"} }, "api.compat[1]"},
 		{"compat duplicate", func(c *Config) { c.API.Compat = []string{"ncore", "ocore", "ncore"} }, "api.compat[2]"},

@@ -37,6 +37,8 @@ func (c Config) Validate() error {
 	v.check(c.Storage.Retention.Duration >= time.Minute, "storage.retention", "must be at least 1m, got %s", c.Storage.Retention)
 	v.check(c.Storage.MemtableBytes >= 4<<20 && c.Storage.MemtableBytes <= 1<<30, "storage.memtable_bytes",
 		"must be from 4 MiB (4194304) to 1 GiB, got %d", c.Storage.MemtableBytes)
+	v.check(c.Events.TenantRateLimit >= 0 && c.Events.TenantRateLimit <= 10_000_000, "events.tenant_rate_limit",
+		"must be from 0 (no limit) to 10000000 events per second, got %d", c.Events.TenantRateLimit)
 	v.check(c.Events.MaxDataBytes >= 1 && c.Events.MaxDataBytes <= c.Server.MaxBodyBytes,
 		"events.max_data_bytes", "must be between 1 and server.max_body_bytes (%d), got %d", c.Server.MaxBodyBytes, c.Events.MaxDataBytes)
 	for i, p := range c.API.Compat {
