@@ -66,6 +66,9 @@ func decodeEvents(media string, body []byte, maxData int) ([]wal.EventInput, err
 				return nil, errValidation("events", fmt.Sprintf("at most %d events per request", maxEventsPerRequest))
 			}
 			var w wireEvent
+			if !jsonDepthOK(l, maxJSONDepth) {
+				return nil, errTooDeep
+			}
 			if err := json.Unmarshal(l, &w); err != nil {
 				e := jsonError(err)
 				e.Detail = fmt.Sprintf("line %d: %s", line, e.Detail)

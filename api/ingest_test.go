@@ -50,3 +50,27 @@ func TestDecodeEventsLimits(t *testing.T) {
 		t.Error("1001 events accepted")
 	}
 }
+
+func TestJSONDepth(t *testing.T) {
+	nest := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	tests := []struct {
+		body string
+		ok   bool
+	}{
+		{`{"type":"a","data":` + nest(maxJSONDepth-1) + `}`, true},
+		{`{"type":"a","data":` + nest(maxJSONDepth) + `}`, false},
+		{`{"type":"a","data":"` + strings.Repeat("[", 500) + `"}`, true},     // brackets in a string
+		{`{"type":"a","data":"\"` + strings.Repeat("{", 500) + `\\"}`, true}, // escaped quotes
+		{`{"events":[{"type":"a","data":` + nest(maxJSONDepth-3) + `}]}`, true},
+		{`{"events":[{"type":"a","data":` + nest(maxJSONDepth-2) + `}]}`, false},
+	}
+	for i, tt := range tests {
+		_, err := decodeEvents("application/json", []byte(tt.body), 1<<20)
+		if (err == nil) != tt.ok {
+			t.Errorf("case %d: err = %v, want ok=%v", i, err, tt.ok)
+		}
+	}
+	if _, err := decodeEvents("application/x-ndjson", []byte(`{"type":"a","data":`+nest(200)+`}`), 1<<20); err == nil {
+		t.Error("deep NDJSON line accepted")
+	}
+}

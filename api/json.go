@@ -57,7 +57,44 @@ func decodeBody(ctx *fasthttp.RequestCtx, v any, allowEmpty bool) error {
 	return decodeJSON(body, v)
 }
 
+// maxJSONDepth bounds the nesting of any request body (and so of any
+// event's data): deep enough for real payloads, shallow enough that no
+// body can make a decoder recurse without end.
+const maxJSONDepth = 64
+
+var errTooDeep = &Error{Status: 400, Code: codeInvalidJSON, Detail: fmt.Sprintf("JSON is nested deeper than %d levels", maxJSONDepth)}
+
+// jsonDepthOK reports whether b nests objects and arrays at most max deep.
+// It only counts brackets outside strings; validity is the decoder's job.
+func jsonDepthOK(b []byte, max int) bool {
+	depth, inStr, esc := 0, false, false
+	for _, c := range b {
+		switch {
+		case inStr:
+			if esc {
+				esc = false
+			} else if c == '\\' {
+				esc = true
+			} else if c == '"' {
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				return false
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return true
+}
+
 func decodeJSON(body []byte, v any) error {
+	if !jsonDepthOK(body, maxJSONDepth) {
+		return errTooDeep
+	}
 	if err := json.Unmarshal(body, v); err != nil {
 		return jsonError(err)
 	}
