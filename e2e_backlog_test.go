@@ -354,7 +354,8 @@ func checkRSS(t *testing.T, when string, anon, total int64) {
 }
 
 // lowMemoryEnv is the low-memory profile of bench/BASELINE.md: 16 MiB
-// memtables and a 200 MiB soft Go heap limit. With the defaults (64 MiB
+// memtables, uncompressed tables and a 200 MiB soft Go heap limit. With the defaults (64 MiB
 // memtables, no limit) hookd's own memory reaches ~500 MiB under this
 // burst, in exchange for faster ingest.
-var lowMemoryEnv = append([]string{"HOOKD_STORAGE_MEMTABLE_BYTES=16777216", "GOMEMLIMIT=200MiB"}, e2eEnv...)
+var lowMemoryEnv = append([]string{"HOOKD_STORAGE_MEMTABLE_BYTES=16777216", "HOOKD_STORAGE_COMPRESSION=none",
+	"GOMEMLIMIT=200MiB"}, e2eEnv...)

@@ -67,7 +67,7 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 	log.Info("starting", zap.String("version", version), zap.String("dir", cfg.Storage.Dir),
 		zap.String("auth_mode", cfg.Auth.Mode), zap.Strings("compat", cfg.API.Compat))
 	store, err := wal.Open(wal.Options{Dir: cfg.Storage.Dir, Retention: cfg.Storage.Retention.Duration, Logger: log,
-		MemTableSize: int64(cfg.Storage.MemtableBytes)})
+		MemTableSize: int64(cfg.Storage.MemtableBytes), NoCompression: cfg.Storage.Compression == "none"})
 	if err != nil {
 		return err
 	}

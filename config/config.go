@@ -46,6 +46,8 @@ type Storage struct {
 	// MemtableBytes is the size of one of Badger's three in-memory tables:
 	// the main memory/throughput knob of the store (see config.example.toml).
 	MemtableBytes int `toml:"memtable_bytes"`
+	// Compression of the store's tables: "snappy" or "none".
+	Compression string `toml:"compression"`
 }
 
 // APIKey is one accepted API key, stored only as the hex SHA-256 of the key.

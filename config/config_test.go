@@ -78,6 +78,7 @@ shutdown_timeout = "30s"
 dir = "/var/lib/hookd"
 retention = "720h"
 memtable_bytes = 16777216
+compression = "none"
 
 [auth]
 mode = "apikey"
@@ -122,7 +123,7 @@ format = "console"
 
 var fullConfig = Config{
 	Server:  Server{Listen: "0.0.0.0:9000", MaxBodyBytes: 1 << 20, ShutdownTimeout: dur("30s")},
-	Storage: Storage{Dir: "/var/lib/hookd", Retention: dur("720h"), MemtableBytes: 16 << 20},
+	Storage: Storage{Dir: "/var/lib/hookd", Retention: dur("720h"), MemtableBytes: 16 << 20, Compression: "none"},
 	Auth: Auth{
 		Mode: "apikey", JWTSecret: "0123456789abcdef0123", JWTPublicKeyFile: "/etc/hookd/jwt.pem",
 		JWKSFile: "/etc/hookd/jwks.json", Issuer: "https://id.example.com", Audience: "hookd", AllowInsecure: true,

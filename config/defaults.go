@@ -21,6 +21,7 @@ func Default() Config {
 			Dir:           "./hookd-data",
 			Retention:     d(168 * time.Hour),
 			MemtableBytes: 64 << 20,
+			Compression:   "snappy",
 		},
 		Auth: Auth{Mode: AuthNone},
 		Delivery: Delivery{

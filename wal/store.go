@@ -29,6 +29,9 @@ type Options struct {
 	// values, or ~96,000 entries; larger values go to the value log and
 	// count as pointers).
 	MemTableSize int64
+	// NoCompression stores tables uncompressed: less memory while tables
+	// are built, larger tables and so more compaction I/O. Default: Snappy.
+	NoCompression bool
 }
 
 // valueThreshold: values this large or larger go to Badger's value log.
@@ -95,12 +98,12 @@ func Open(opts Options) (*Store, error) {
 		// its size, and every compactor holds table builders.
 		WithMemTableSize(opts.MemTableSize).
 		WithNumMemtables(3).
-		WithNumCompactors(3).
-		WithCompression(options.None). // payloads above 1 KiB are zstd'ed by us; the rest does not shrink
+		WithNumCompactors(4).
 		WithBaseTableSize(2 << 20).
+		WithCompression(compression(opts.NoCompression)).
 		WithValueThreshold(valueThreshold).
-		WithBlockCacheSize(16 << 20).
-		WithIndexCacheSize(16 << 20).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(32 << 20).
 		WithLogger(badgerLogger{opts.Logger.Sugar()}).
 		WithLoggingLevel(badger.WARNING)
 	if opts.InMemory {
@@ -236,3 +239,10 @@ func (l badgerLogger) Errorf(f string, a ...any)   { l.s.Errorf("badger: "+f, a.
 func (l badgerLogger) Warningf(f string, a ...any) { l.s.Warnf("badger: "+f, a...) }
 func (l badgerLogger) Infof(f string, a ...any)    { l.s.Debugf("badger: "+f, a...) }
 func (l badgerLogger) Debugf(f string, a ...any)   { l.s.Debugf("badger: "+f, a...) }
+
+func compression(off bool) options.CompressionType {
+	if off {
+		return options.None
+	}
+	return options.Snappy
+}
