@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/fasthttp/router"
@@ -25,6 +26,9 @@ type Options struct {
 	Logger  *zap.Logger
 	Version string
 	Now     func() time.Time // default time.Now
+	// Lookup resolves webhook host names at create/update; default the
+	// system resolver (tests inject one).
+	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
 // Server serves the HTTP API. Create it with New, run it with Serve, stop it
@@ -38,6 +42,7 @@ type Server struct {
 	now     func() time.Time
 	auth    *authenticator
 	limit   *tenantLimiter // nil: no ingest rate limit
+	lookup  func(ctx context.Context, host string) ([]netip.Addr, error)
 	metrics *metrics
 	http    *fasthttp.Server
 	router  *router.Router
@@ -51,11 +56,16 @@ func New(o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Lookup == nil {
+		o.Lookup = func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}
+	}
 	a, err := newAuthenticator(o.Config.Auth, o.Now)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: o.Config, store: o.Store, engine: o.Engine, limit: newTenantLimiter(o.Config.Events.TenantRateLimit), log: o.Logger, version: o.Version, now: o.Now, auth: a}
+	s := &Server{cfg: o.Config, store: o.Store, engine: o.Engine, limit: newTenantLimiter(o.Config.Events.TenantRateLimit), lookup: o.Lookup, log: o.Logger, version: o.Version, now: o.Now, auth: a}
 	s.metrics = newMetrics(o.Store)
 	s.router = router.New()
 	s.router.RedirectTrailingSlash = false

@@ -27,6 +27,7 @@ type testServer struct {
 	cfg   config.Config
 	// srvHandler serves a RequestCtx in-process (fuzzers).
 	srvHandler fasthttp.RequestHandler
+	srv        *Server
 }
 
 func newTestServer(t testing.TB, mutate func(*config.Config)) *testServer {
@@ -70,7 +71,7 @@ func newTestServerWith(t testing.TB, mutate func(*config.Config), engineOpts fun
 		eng.Close(context.Background())
 		store.Close()
 	})
-	return &testServer{t: t, url: "http://" + ln.Addr().String(), store: store, eng: eng, cfg: cfg, srvHandler: srv.Handler()}
+	return &testServer{t: t, url: "http://" + ln.Addr().String(), store: store, eng: eng, cfg: cfg, srvHandler: srv.Handler(), srv: srv}
 }
 
 type resp struct {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -211,8 +212,24 @@ func (s *Server) validURL(raw string) error {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return fmt.Errorf("must not name a loopback, private or link-local address (delivery.allow_private_destinations is off)")
 	}
-	if ip, ok := engine.ParseLooseIP(host); ok && engine.ForbiddenAddr(ip) && !s.allowedIP(ip) {
-		return fmt.Errorf("must not name a loopback, private or link-local address (delivery.allow_private_destinations is off)")
+	if ip, ok := engine.ParseLooseIP(host); ok {
+		if engine.ForbiddenAddr(ip) && !s.allowedIP(ip) {
+			return fmt.Errorf("must not name a loopback, private or link-local address (delivery.allow_private_destinations is off)")
+		}
+		return nil
+	}
+	// A name is resolved now too. A name that does not resolve (yet) is
+	// accepted: the dispatcher checks the address again at every connect.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ips, err := s.lookup(ctx, host)
+	if err != nil {
+		return nil
+	}
+	for _, ip := range ips {
+		if engine.ForbiddenAddr(ip) && !s.allowedIP(ip) {
+			return fmt.Errorf("%s resolves to %s, a loopback, private or link-local address (delivery.allow_private_destinations is off)", host, ip)
+		}
 	}
 	return nil
 }
