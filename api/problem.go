@@ -14,19 +14,19 @@ import (
 
 // Stable error codes of API.md §1. Clients switch on these, never on text.
 const (
-	codeInvalidJSON    = "invalid_json"
-	codeValidation     = "validation_failed"
-	codeUnauthorized   = "unauthorized"
-	codeForbidden      = "forbidden"
-	codeNotFound       = "not_found"
-	codeMethod         = "method_not_allowed"
-	codeConflict       = "conflict"
-	codeTooLarge       = "payload_too_large"
-	codeMediaType      = "unsupported_media_type"
-	codeRateLimited    = "rate_limited"
-	codeUnavailable    = "unavailable"
-	codeNotImplemented = "not_implemented"
-	codeInternal       = "internal"
+	codeBadRequest   = "bad_request" // the HTTP request itself is malformed
+	codeInvalidJSON  = "invalid_json"
+	codeValidation   = "validation_failed"
+	codeUnauthorized = "unauthorized"
+	codeForbidden    = "forbidden"
+	codeNotFound     = "not_found"
+	codeMethod       = "method_not_allowed"
+	codeConflict     = "conflict"
+	codeTooLarge     = "payload_too_large"
+	codeMediaType    = "unsupported_media_type"
+	codeRateLimited  = "rate_limited"
+	codeUnavailable  = "unavailable"
+	codeInternal     = "internal"
 )
 
 // Error is a handler error that maps to one problem+json response.

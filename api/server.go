@@ -104,7 +104,7 @@ func New(o Options) (*Server, error) {
 				s.writeError(ctx, &Error{Status: 413, Code: codeTooLarge, Detail: "request body exceeds server.max_body_bytes"})
 				return
 			}
-			s.writeError(ctx, &Error{Status: 400, Code: "bad_request", Detail: "malformed HTTP request"})
+			s.writeError(ctx, &Error{Status: 400, Code: codeBadRequest, Detail: "malformed HTTP request"})
 		},
 	}
 	return s, nil

@@ -533,13 +533,6 @@ func notFoundAs(err error, what string) error {
 	return err
 }
 
-// notYet answers 501 for the parts that need the delivery engine.
-func (s *Server) notYet(what string) handler {
-	return func(ctx *fasthttp.RequestCtx, p *Principal) error {
-		return &Error{Status: 501, Code: codeNotImplemented, Detail: what + " needs the delivery engine, which this build does not have yet"}
-	}
-}
-
 // shortDuration prints "5m" and "2h" rather than Go's "5m0s", "2h0m0s".
 func shortDuration(d time.Duration) string {
 	s := d.String()

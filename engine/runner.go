@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/url"
 	"slices"
@@ -513,9 +512,6 @@ func (e *Engine) deactivate(w *wal.Webhook) {
 	e.log.Warn("webhook deactivated", zap.String("webhookId", w.ID.Text("wh_")))
 	e.WebhookChanged(nw)
 }
-
-// ErrNotFound is returned for a batch or webhook the engine does not know.
-var ErrNotFound = errors.New("engine: not found")
 
 // destOf names a URL's destination as the dispatcher pools it:
 // scheme://host:port, with the scheme's default port made explicit.
