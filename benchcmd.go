@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
-	"slices"
 	"syscall"
 	"time"
 
@@ -84,22 +83,18 @@ func benchDeliver(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	var rates []float64
-	var p50s, p99s []time.Duration
+	var results []bench.DeliverResult
 	for i := 0; i < *runs && ctx.Err() == nil; i++ {
 		r, err := bench.Deliver(ctx, o)
 		if err != nil {
 			return exitCode(err, stderr)
 		}
 		fmt.Fprintf(stdout, "run %d: %s\n", i+1, r)
-		rates, p50s, p99s = append(rates, r.PerSec()), append(p50s, r.P50), append(p99s, r.P99)
+		results = append(results, r)
 	}
-	if len(rates) > 1 {
-		slices.Sort(rates)
-		slices.Sort(p50s)
-		slices.Sort(p99s)
-		m := len(rates) / 2
-		fmt.Fprintf(stdout, "median: %.0f deliveries/s, p50 %s, p99 %s\n", rates[m], p50s[m].Round(10*time.Microsecond), p99s[m].Round(10*time.Microsecond))
+	if len(results) > 1 {
+		m := bench.MedianDeliver(results)
+		fmt.Fprintf(stdout, "median: %.0f deliveries/s, p50 %s, p99 %s\n", m.EventsPerSec, m.P50, m.P99)
 	}
 	return 0
 }

@@ -194,19 +194,7 @@ func TestKill9DuringIngest(t *testing.T) {
 // server: create a webhook, publish an event, read it back.
 func TestWalkthrough(t *testing.T) {
 	p := startHookd(t, t.TempDir())
-	post := func(path, body string) map[string]any {
-		r, err := http.Post(p.url+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Body.Close()
-		var m map[string]any
-		json.NewDecoder(r.Body).Decode(&m)
-		if r.StatusCode/100 != 2 {
-			t.Fatalf("POST %s = %d %v", path, r.StatusCode, m)
-		}
-		return m
-	}
+	post := func(path, body string) map[string]any { return postJSON(t, p.url+path, body) }
 	wh := post("/v1/webhooks", `{"url":"https://example.com/hook","events":["order.created"]}`)
 	ev := post("/v1/events", `{"type":"order.created","id":"order-1","data":{"orderId":"A1"}}`)
 	id := ev["ids"].([]any)[0].(string)

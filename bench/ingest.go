@@ -193,18 +193,27 @@ type MedianResult struct {
 	P50, P99     time.Duration
 }
 
-// Median returns the median of each figure over runs.
+// Median returns the median of each figure over ingest runs.
 func Median(runs []IngestResult) MedianResult {
-	var eps []float64
+	return medians(runs, IngestResult.EventsPerSec, func(r IngestResult) (time.Duration, time.Duration) { return r.P50, r.P99 })
+}
+
+// MedianDeliver returns the median of each figure over delivery runs
+// (EventsPerSec holds deliveries/s).
+func MedianDeliver(runs []DeliverResult) MedianResult {
+	return medians(runs, DeliverResult.PerSec, func(r DeliverResult) (time.Duration, time.Duration) { return r.P50, r.P99 })
+}
+
+func medians[R any](runs []R, rate func(R) float64, lat func(R) (time.Duration, time.Duration)) MedianResult {
+	var rates []float64
 	var p50, p99 []time.Duration
 	for _, r := range runs {
-		eps = append(eps, r.EventsPerSec())
-		p50 = append(p50, r.P50)
-		p99 = append(p99, r.P99)
+		a, b := lat(r)
+		rates, p50, p99 = append(rates, rate(r)), append(p50, a), append(p99, b)
 	}
-	slices.Sort(eps)
+	slices.Sort(rates)
 	slices.Sort(p50)
 	slices.Sort(p99)
 	mid := len(runs) / 2
-	return MedianResult{EventsPerSec: eps[mid], P50: p50[mid].Round(10 * time.Microsecond), P99: p99[mid].Round(10 * time.Microsecond)}
+	return MedianResult{EventsPerSec: rates[mid], P50: p50[mid].Round(10 * time.Microsecond), P99: p99[mid].Round(10 * time.Microsecond)}
 }
