@@ -213,9 +213,12 @@ func NewCore(o CoreOptions) *Core {
 		dests: map[string]*dest{}}
 }
 
-func (c *Core) schedule(h *hook) []time.Duration {
-	if len(h.cfg.Schedule) > 0 {
-		return h.cfg.Schedule
+func (c *Core) schedule(h *hook) []time.Duration { return c.scheduleFor(h.cfg.Schedule) }
+
+// scheduleFor is a webhook's own retry schedule, or the default one.
+func (c *Core) scheduleFor(own []time.Duration) []time.Duration {
+	if len(own) > 0 {
+		return own
 	}
 	return c.opts.Schedule
 }

@@ -74,10 +74,7 @@ func (e *Engine) SendExpired(tenant string, f ExpiredFilter) (int, error) {
 	now := e.clock.Now()
 	n := 0
 	for _, w := range hooks {
-		sched := w.RetrySchedule
-		if len(sched) == 0 {
-			sched = e.core.opts.Schedule
-		}
+		sched := e.core.scheduleFor(w.RetrySchedule)
 		var after wal.ID
 		for {
 			page, more, err := e.store.ListBatches(tenant, w.ID, after, 500, keep)

@@ -373,10 +373,7 @@ func (e *Engine) take(a Action, w *wal.Webhook, after wal.ID, now time.Time) (t 
 	if len(ids) > 0 {
 		t.last = ids[len(ids)-1]
 	}
-	sched := w.RetrySchedule
-	if len(sched) == 0 {
-		sched = e.core.opts.Schedule
-	}
+	sched := e.core.scheduleFor(w.RetrySchedule)
 	for i := 0; i < len(events); i += a.Size {
 		chunk := events[i:min(i+a.Size, len(events))]
 		b := &wal.Batch{ID: e.store.NewID(), WebhookID: a.Hook, Tenant: w.Tenant, Status: wal.BatchPending,
