@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -221,22 +222,37 @@ func TestIsolationHangingEndpointsDoNotDelayHealthy(t *testing.T) {
 		hanging = 100
 		perHook = 20 // events to each webhook
 	)
-	var base, mixed isoResult
-	t.Run("baseline", func(t *testing.T) { base = isolationRun(t, healthy, 0, perHook) })
-	t.Run("with-hanging", func(t *testing.T) { mixed = isolationRun(t, healthy, hanging, perHook) })
-	if t.Failed() {
-		return
-	}
-	t.Logf("healthy latency alone:            p50 %v  p99 %v  max %v", base.p50, base.p99, base.max)
-	t.Logf("healthy latency with %d hanging: p50 %v  p99 %v  max %v (%d hanging connections held; a hanging attempt timed out meanwhile: %v)",
-		hanging, mixed.p50, mixed.p99, mixed.max, mixed.held, mixed.timedOut)
-	// 2× the baseline, plus 20ms of slack: the baseline p99 is a few
-	// milliseconds, and on a noisy 2-core machine (more so under -race)
-	// scheduling jitter alone would fail a pure ratio.
-	if limit := 2*base.p99 + 20*time.Millisecond; mixed.p99 > limit {
-		t.Errorf("healthy p99 with hanging neighbours %v > 2 × baseline %v + 20ms = %v", mixed.p99, base.p99, limit)
-	}
-	if mixed.held < hanging*perHook {
-		t.Errorf("hanging endpoints held %d connections, want %d", mixed.held, hanging*perHook)
+	// A p99 of 200 samples is the second-slowest delivery, so one
+	// scheduling stall (another test package busy on the same 2 cores)
+	// moves it by tens of milliseconds. Each try measures the baseline
+	// and the mixed run back to back, so both see the same machine; the
+	// property holds if one try shows it. Broken isolation (healthy
+	// deliveries waiting behind 2s hanging attempts) fails every try.
+	const tries = 4
+	for try := 1; try <= tries; try++ {
+		var base, mixed isoResult
+		t.Run("baseline", func(t *testing.T) { base = isolationRun(t, healthy, 0, perHook) })
+		t.Run("with-hanging", func(t *testing.T) { mixed = isolationRun(t, healthy, hanging, perHook) })
+		if t.Failed() {
+			return
+		}
+		t.Logf("try %d: healthy latency alone:            p50 %v  p99 %v  max %v", try, base.p50, base.p99, base.max)
+		t.Logf("try %d: healthy latency with %d hanging: p50 %v  p99 %v  max %v (%d hanging connections held; a hanging attempt timed out meanwhile: %v)",
+			try, hanging, mixed.p50, mixed.p99, mixed.max, mixed.held, mixed.timedOut)
+		if mixed.held < hanging*perHook {
+			t.Fatalf("hanging endpoints held %d connections, want %d", mixed.held, hanging*perHook)
+		}
+		// 2× the baseline, plus 20ms of slack: the baseline p99 is a few
+		// milliseconds, and scheduling jitter alone would fail a pure ratio.
+		limit := 2*base.p99 + 20*time.Millisecond
+		if mixed.p99 <= limit {
+			return
+		}
+		msg := fmt.Sprintf("try %d: healthy p99 with hanging neighbours %v > 2 × baseline %v + 20ms = %v", try, mixed.p99, base.p99, limit)
+		if try == tries {
+			t.Error(msg)
+		} else {
+			t.Log(msg + "; measuring again")
+		}
 	}
 }
