@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"testing"
 
 	"hookd/bench"
@@ -18,7 +20,7 @@ func BenchmarkDeliver(b *testing.B) {
 			ts := newTestServer(b, func(cfg *config.Config) { cfg.Delivery.AllowPrivateDestinations = true })
 			b.ResetTimer()
 			r, err := bench.Deliver(context.Background(), bench.DeliverOptions{URL: ts.url, Webhooks: c.hooks,
-				MaxBatchSize: c.size, Events: b.N, DataBytes: 300})
+				MaxBatchSize: c.size, Events: b.N, DataBytes: 300, Clients: benchClients()})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -26,8 +28,11 @@ func BenchmarkDeliver(b *testing.B) {
 				b.Fatalf("incomplete: %s", r)
 			}
 			b.ReportMetric(r.PerSec(), "deliveries/s")
+			b.ReportMetric(r.Published.Seconds(), "publish-s")
 			b.ReportMetric(float64(r.P50.Microseconds())/1000, "p50-ms")
 			b.ReportMetric(float64(r.P99.Microseconds())/1000, "p99-ms")
 		})
 	}
 }
+
+func benchClients() int { n, _ := strconv.Atoi(os.Getenv("HOOKDTEST_CLIENTS")); return n }

@@ -34,6 +34,7 @@ type DeliverResult struct {
 	Deliveries int64 // (webhook, event) pairs received
 	Requests   int64 // HTTP requests received by the sink
 	Elapsed    time.Duration
+	Published  time.Duration // from the first publish to the last acknowledgement
 	P50, P99   time.Duration // publish → receive latency of an event
 	Complete   bool
 }
@@ -42,8 +43,8 @@ type DeliverResult struct {
 func (r DeliverResult) PerSec() float64 { return float64(r.Deliveries) / r.Elapsed.Seconds() }
 
 func (r DeliverResult) String() string {
-	return fmt.Sprintf("%d deliveries in %d requests in %.2fs: %.0f deliveries/s, latency p50 %s p99 %s, complete %v",
-		r.Deliveries, r.Requests, r.Elapsed.Seconds(), r.PerSec(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Complete)
+	return fmt.Sprintf("%d deliveries in %d requests in %.2fs (published in %.2fs): %.0f deliveries/s, latency p50 %s p99 %s, complete %v",
+		r.Deliveries, r.Requests, r.Elapsed.Seconds(), r.Published.Seconds(), r.PerSec(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Complete)
 }
 
 // sink counts events from delivered bodies; each event's data carries
@@ -192,7 +193,7 @@ func Deliver(ctx context.Context, o DeliverOptions) (DeliverResult, error) {
 	if e, _ := pubErr.Load().(error); e != nil {
 		return DeliverResult{}, e
 	}
-	r := DeliverResult{}
+	r := DeliverResult{Published: time.Since(start)}
 	select {
 	case <-s.done:
 		r.Complete = true

@@ -115,6 +115,28 @@ func (s *Store) loadCaches() error {
 			s.putWebhook(w)
 		}
 		it.Close()
+		cpfx := []byte{pfxCursor, '/'}
+		it = txn.NewIterator(badger.IteratorOptions{Prefix: cpfx, PrefetchValues: true})
+		for it.Rewind(); it.ValidForPrefix(cpfx); it.Next() {
+			var wh, cur ID
+			k := it.Item().Key()
+			if len(k) != 2+len(wh) {
+				continue
+			}
+			copy(wh[:], k[2:])
+			if err := it.Item().Value(func(v []byte) error {
+				if len(v) != len(cur) {
+					return errCorrupt
+				}
+				copy(cur[:], v)
+				return nil
+			}); err != nil {
+				it.Close()
+				return fmt.Errorf("wal: load queue cursor %x: %w", k, err)
+			}
+			s.cursors[wh] = cur
+		}
+		it.Close()
 		pfx := []byte{pfxEventType, '/'}
 		it = txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
 		defer it.Close()

@@ -9,18 +9,28 @@ import (
 )
 
 // Delivery records: batches (one delivery unit of one webhook), attempts,
-// the index of open batches the engine rebuilds from at start, and the
-// event → batch index behind GET /v1/events/{id}.
+// the index of open batches the engine rebuilds from at start, each
+// webhook's queue cursor, and the index behind GET /v1/events/{id}.
 //
-//	b/<tenant>/<webhook-id><batch-id>   batch (JSON)
-//	a/<tenant>/<batch-id><attempt-id>   attempt (JSON)
-//	o/<webhook-id><batch-id>            open batch (pending or retrying) → tenant
-//	v/<tenant>/<event-id><webhook-id>   → batch id
+//	b/<tenant>/<webhook-id><batch-id>        batch (JSON)
+//	a/<tenant>/<batch-id><attempt-id>        attempt (JSON)
+//	o/<webhook-id><batch-id>                 open batch (pending or retrying) → tenant
+//	c/<webhook-id>                           → the last queue entry consumed
+//	d/<tenant>/<webhook-id><last-event-id>   → batch id, first event id
+//
+// A webhook's batches are cut from its queue in order, so each batch
+// carries a contiguous run of the queue: one d/ key per batch, keyed by
+// its last event, finds the batch of any event (seek to the event, check
+// the first). Queue entries are never deleted one by one: the cursor moves
+// past them in the commit that opens their batch, and they expire with
+// their event (same TTL). Per event delivered that is two writes (the
+// event and its queue entry), not four.
 const (
 	pfxBatch    = 'b'
 	pfxAttempt  = 'a'
 	pfxOpen     = 'o'
-	pfxDelivery = 'v'
+	pfxCursor   = 'c'
+	pfxDelivery = 'd'
 )
 
 // Batch statuses (API.md §6).
@@ -112,9 +122,15 @@ func openKey(wh, batch ID) []byte {
 	return append(k, batch[:]...)
 }
 
-func deliveryKey(tenant string, evt, wh ID) []byte {
+func deliveryKey(tenant string, wh, lastEvt ID) []byte {
 	k := tenantKey(pfxDelivery, tenant, 32)
-	k = append(k, evt[:]...)
+	k = append(k, wh[:]...)
+	return append(k, lastEvt[:]...)
+}
+
+func cursorKey(wh ID) []byte {
+	k := make([]byte, 0, 18)
+	k = append(k, pfxCursor, '/')
 	return append(k, wh[:]...)
 }
 
@@ -129,9 +145,9 @@ func (s *Store) PeekQueue(webhook, after ID, max int) ([]ID, error) {
 	}
 	var out []ID
 	pfx := queuePrefix(webhook)
-	// Entries are queued in ID order and consumed in that order, so all
-	// before the cursor are deleted: seeking past them skips their
-	// tombstones, which an LSM would otherwise walk on every peek.
+	// Entries are queued in ID order and consumed in that order: all up to
+	// the cursor are consumed (and linger until their TTL), so a peek seeks
+	// past them.
 	s.cursorMu.Lock()
 	cur := s.cursors[webhook]
 	s.cursorMu.Unlock()
@@ -189,7 +205,7 @@ func (s *Store) GetEvents(tenant string, ids []ID) ([]*Event, error) {
 // OpenBatches stores new batches and consumes their events' queue
 // entries, in one commit, before any first attempt. drop lists further
 // queue entries of webhook to consume without a batch (events no longer
-// stored).
+// stored). Batches must be given in queue order, as take cuts them.
 func (s *Store) OpenBatches(webhook ID, drop []ID, bs ...*Batch) error {
 	vals := make([][]byte, len(bs))
 	for i, b := range bs {
@@ -199,32 +215,43 @@ func (s *Store) OpenBatches(webhook ID, drop []ID, bs ...*Batch) error {
 		}
 		vals[i] = v
 	}
+	var last ID // the cursor after this commit
+	for _, id := range drop {
+		last = maxID(last, id)
+	}
+	for _, b := range bs {
+		if n := len(b.Events); n > 0 {
+			last = maxID(last, b.Events[n-1].ID)
+		}
+	}
 	o := &op{weight: len(bs) + len(drop)}
 	o.after = func() {
-		for _, b := range bs {
-			if n := len(b.Events); n > 0 {
-				s.advanceCursor(b.WebhookID, b.Events[n-1].ID)
-			}
-		}
-		for _, id := range drop {
-			s.advanceCursor(webhook, id)
+		if !last.IsZero() {
+			s.advanceCursor(webhook, last)
 		}
 	}
 	o.apply = func(g *group) error {
-		for _, id := range drop {
-			g.del(queueKey(webhook, id))
+		if !last.IsZero() {
+			g.set(cursorKey(webhook), append([]byte(nil), last[:]...), 0)
 		}
 		for i, b := range bs {
 			g.set(batchKey(b.Tenant, b.WebhookID, b.ID), vals[i], 0)
 			g.set(openKey(b.WebhookID, b.ID), []byte(b.Tenant), 0)
-			for _, e := range b.Events {
-				g.del(queueKey(b.WebhookID, e.ID))
-				g.set(deliveryKey(b.Tenant, e.ID, b.WebhookID), append([]byte(nil), b.ID[:]...), s.opts.Retention)
+			if n := len(b.Events); n > 0 {
+				first, lastEv := b.Events[0].ID, b.Events[n-1].ID
+				g.set(deliveryKey(b.Tenant, b.WebhookID, lastEv), append(append(make([]byte, 0, 32), b.ID[:]...), first[:]...), s.opts.Retention)
 			}
 		}
 		return nil
 	}
 	return s.submit(o)
+}
+
+func maxID(a, b ID) ID {
+	if compareID(a, b) >= 0 {
+		return a
+	}
+	return b
 }
 
 // SaveBatch stores the batch's new state and, when a is not nil, the
@@ -261,19 +288,19 @@ func (s *Store) SaveBatch(b *Batch, a *Attempt) error {
 	return s.submit(o)
 }
 
-// DropQueue deletes up to max queue entries of webhook (after the webhook
-// was deleted) and reports how many it removed.
+// DropQueue consumes up to max queue entries of webhook without a batch
+// (after the webhook was deleted) and reports how many it consumed. The
+// entries themselves expire with their events.
 func (s *Store) DropQueue(webhook ID, max int) (int, error) {
 	ids, err := s.PeekQueue(webhook, ID{}, max)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
-	o := &op{weight: len(ids)}
-	o.after = func() { s.advanceCursor(webhook, ids[len(ids)-1]) }
+	last := ids[len(ids)-1]
+	o := &op{weight: 1}
+	o.after = func() { s.advanceCursor(webhook, last) }
 	o.apply = func(g *group) error {
-		for _, id := range ids {
-			g.del(queueKey(webhook, id))
-		}
+		g.set(cursorKey(webhook), append([]byte(nil), last[:]...), 0)
 		return nil
 	}
 	return len(ids), s.submit(o)
@@ -437,48 +464,112 @@ type Delivery struct {
 	Status             string
 }
 
-// EventDeliveries lists the batches that carry an event, one per webhook,
-// plus the webhooks whose queue still holds it (status "queued").
+// EventDeliveries lists the batches that carry an event, one per webhook
+// (deleted webhooks' included), plus the webhooks whose queue still holds
+// it (status "queued").
 func (s *Store) EventDeliveries(tenant string, evt ID) ([]Delivery, error) {
 	if err := s.readable(); err != nil {
 		return nil, err
 	}
+	s.cacheMu.RLock()
+	tc := s.tenants[tenant]
+	var hooks []ID
+	if tc != nil {
+		for _, w := range tc.all {
+			hooks = append(hooks, w.ID)
+		}
+	}
+	s.cacheMu.RUnlock()
 	var out []Delivery
 	err := s.db.View(func(txn *badger.Txn) error {
-		pfx := append(tenantKey(pfxDelivery, tenant, 16), evt[:]...)
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx, PrefetchValues: true})
-		defer it.Close()
 		seen := map[ID]bool{}
-		for it.Rewind(); it.ValidForPrefix(pfx); it.Next() {
-			var d Delivery
-			copy(d.WebhookID[:], it.Item().Key()[len(pfx):])
-			_ = it.Item().Value(func(v []byte) error { copy(d.BatchID[:], v); return nil })
-			d.Status = "unknown"
-			if item, err := txn.Get(batchKey(tenant, d.WebhookID, d.BatchID)); err == nil {
-				if b, err := decodeBatch(item, tenant); err == nil {
-					d.Status = b.Status
-				}
-			}
-			seen[d.WebhookID] = true
-			out = append(out, d)
-		}
-		s.cacheMu.RLock()
-		tc := s.tenants[tenant]
-		s.cacheMu.RUnlock()
-		if tc == nil {
-			return nil
-		}
-		for _, w := range tc.all {
-			if seen[w.ID] {
+		// Every webhook of the tenant that has batches: two seeks each,
+		// one to the batch that may carry evt, one to the next webhook.
+		pfx := tenantKey(pfxDelivery, tenant, 48)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
+		defer it.Close()
+		seek := make([]byte, 0, len(pfx)+33)
+		for it.Seek(pfx); it.ValidForPrefix(pfx); {
+			k := it.Item().Key()
+			if len(k) != len(pfx)+32 {
+				it.Next()
 				continue
 			}
-			if _, err := txn.Get(queueKey(w.ID, evt)); err == nil {
-				out = append(out, Delivery{WebhookID: w.ID, Status: "queued"})
+			var wh ID
+			copy(wh[:], k[len(pfx):])
+			seek = append(append(append(seek[:0], pfx...), wh[:]...), evt[:]...)
+			it.Seek(seek)
+			if it.ValidForPrefix(seek[:len(pfx)+16]) {
+				d, ok, err := batchOf(txn, it.Item(), tenant, wh, evt)
+				if err != nil {
+					return err
+				}
+				if ok {
+					out = append(out, d)
+					seen[wh] = true
+				}
+			}
+			seek = append(append(append(seek[:0], pfx...), wh[:]...), allFF[:]...)
+			it.Seek(append(seek, 0)) // past every key of wh
+		}
+		for _, wh := range hooks {
+			if seen[wh] {
+				continue
+			}
+			if _, err := txn.Get(queueKey(wh, evt)); err == nil && compareID(evt, s.cursor(wh)) > 0 {
+				out = append(out, Delivery{WebhookID: wh, Status: "queued"})
 			}
 		}
 		return nil
 	})
 	return out, translate(err)
+}
+
+var allFF = ID{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}
+
+// batchOf reads the d/ entry item, the first of webhook wh whose last event
+// is at or after evt, and reports its batch if the batch carries evt.
+func batchOf(txn *badger.Txn, item *badger.Item, tenant string, wh, evt ID) (Delivery, bool, error) {
+	d := Delivery{WebhookID: wh}
+	var first ID
+	if err := item.Value(func(v []byte) error {
+		if len(v) != 32 {
+			return errCorrupt
+		}
+		copy(d.BatchID[:], v[:16])
+		copy(first[:], v[16:])
+		return nil
+	}); err != nil {
+		return d, false, err
+	}
+	if compareID(first, evt) > 0 {
+		return d, false, nil
+	}
+	bi, err := txn.Get(batchKey(tenant, wh, d.BatchID))
+	if err == badger.ErrKeyNotFound {
+		return d, false, nil // its retention ended
+	}
+	if err != nil {
+		return d, false, err
+	}
+	b, err := decodeBatch(bi, tenant)
+	if err != nil {
+		return d, false, err
+	}
+	for _, e := range b.Events {
+		if e.ID == evt {
+			d.Status = b.Status
+			return d, true, nil
+		}
+	}
+	return d, false, nil // in the batch's range, not for this webhook
+}
+
+// cursor returns the last consumed queue entry of webhook (zero: none).
+func (s *Store) cursor(webhook ID) ID {
+	s.cursorMu.Lock()
+	defer s.cursorMu.Unlock()
+	return s.cursors[webhook]
 }
 
 // advanceCursor records that every queue entry of webhook up to and

@@ -70,7 +70,7 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 			if tc != nil {
 				for _, w := range tc.active {
 					if w.Matches(in.Type) {
-						g.set(queueKey(w.ID, id), nil, 0)
+						g.set(queueKey(w.ID, id), nil, s.opts.Retention) // expires with the event
 						if fanned == nil {
 							fanned = map[ID]int{}
 						}
@@ -173,10 +173,14 @@ func (s *Store) QueueDepth(webhook ID) (int, error) {
 	}
 	n := 0
 	pfx := queuePrefix(webhook)
+	seek := pfx
+	if cur := s.cursor(webhook); !cur.IsZero() {
+		seek = append(queueKey(webhook, cur), 0) // after the consumed ones
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
 		defer it.Close()
-		for it.Rewind(); it.ValidForPrefix(pfx); it.Next() {
+		for it.Seek(seek); it.ValidForPrefix(pfx); it.Next() {
 			if bytes.HasPrefix(it.Item().Key(), pfx) {
 				n++
 			}
