@@ -179,8 +179,22 @@ func (s *Store) GetEvents(tenant string, ids []ID) ([]*Event, error) {
 		return nil, err
 	}
 	out := make([]*Event, len(ids))
+	now, missed := s.opts.Now(), false
+	for i, id := range ids {
+		if e, ok := s.recent.get(tenant, id, now, s.opts.Retention); ok {
+			out[i] = e
+		} else {
+			missed = true
+		}
+	}
+	if !missed {
+		return out, nil
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
 		for i, id := range ids {
+			if out[i] != nil {
+				continue
+			}
 			item, err := txn.Get(eventKey(tenant, id))
 			if err == badger.ErrKeyNotFound {
 				continue

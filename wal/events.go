@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -41,10 +42,12 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 	res := AppendResult{IDs: make([]ID, len(evs)), Duplicate: make([]bool, len(evs))}
 	var newTypes []string
 	var fanned map[ID]int
+	var hot []*Event // events fanned out to someone: the engine reads them soon
 	o := &op{weight: len(evs)}
 	o.apply = func(g *group) error {
 		newTypes = newTypes[:0]
 		clear(fanned)
+		hot = hot[:0]
 		tc := s.tenantCacheRO(tenant)
 		buf := make([]byte, 0, 256*len(evs))
 		for i := range evs {
@@ -68,6 +71,7 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 				g.noteIdem(tenant, in.Key, id)
 			}
 			if tc != nil {
+				out := false
 				for _, w := range tc.active {
 					if w.Matches(in.Type) {
 						g.set(queueKey(w.ID, id), nil, s.opts.Retention) // expires with the event
@@ -75,7 +79,18 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 							fanned = map[ID]int{}
 						}
 						fanned[w.ID]++
+						out = true
 					}
+				}
+				if out {
+					// As decodeEvent would return it: ms precision, no empty refs.
+					he := e
+					he.ID, he.Tenant = id, tenant
+					he.CreatedAt = time.UnixMilli(g.now.UnixMilli()).UTC()
+					if len(he.Refs) == 0 {
+						he.Refs = nil
+					}
+					hot = append(hot, &he)
 				}
 			}
 			if (tc == nil || !tc.hasType(in.Type)) && g.noteType(tenant, in.Type) {
@@ -89,6 +104,7 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 		if len(newTypes) > 0 {
 			s.addTypes(tenant, newTypes)
 		}
+		s.recent.add(hot) // committed: from now on they may be served
 		if l := s.queued.Load(); l != nil && len(fanned) > 0 {
 			(*l)(fanned)
 		}

@@ -67,6 +67,8 @@ type Store struct {
 	cursorMu sync.Mutex
 	cursors  map[ID]ID // per webhook: the last consumed queue entry
 
+	recent *recent // events fanned out lately, for the engine's first read
+
 	// injectErr, when set (tests only), fails the next commits with its
 	// error before anything reaches Badger, as a failed fsync would.
 	injectErr atomic.Pointer[error]
@@ -124,6 +126,7 @@ func Open(opts Options) (*Store, error) {
 		tenants:  map[string]*tenantCache{},
 		hooks:    map[ID]*Webhook{},
 		cursors:  map[ID]ID{},
+		recent:   newRecent(recentBytes),
 		gcStop:   make(chan struct{}),
 		gcDone:   make(chan struct{}),
 	}
