@@ -26,7 +26,9 @@ import (
 // and retries the endpoint. It runs for maxBatchSize 100 and 1.
 //
 // For local runs, HOOKDTEST_BACKLOG_EVENTS overrides the event count and
-// HOOKDTEST_BACKLOG_SIZES the batch sizes ("100,1"). They do not start
+// HOOKDTEST_BACKLOG_SIZES the batch sizes ("100,1"), and
+// HOOKDTEST_BACKLOG_ENV replaces the low-memory profile's settings
+// (space-separated NAME=value, "" for the defaults). They do not start
 // with HOOKD_ on purpose: hookd reads every HOOKD_* variable as a setting
 // and refuses to start on an unknown one, and the e2e helpers pass the
 // test's environment on to it.
@@ -76,7 +78,8 @@ func testBacklog(t *testing.T, events, size int) {
 	ln.Close()
 
 	dir := t.TempDir()
-	p := startHookdEnv(t, dir, lowMemoryEnv)
+	env := backlogEnv()
+	p := startHookdEnv(t, dir, env)
 	hook := postJSON(t, p.url+"/v1/webhooks", fmt.Sprintf(`{"url":%q,"maxBatchSize":%d}`, dead, size))["id"].(string)
 
 	rss := sampleRSS(t, p.cmd.Process.Pid)
@@ -98,7 +101,7 @@ func testBacklog(t *testing.T, events, size int) {
 
 	p.kill()
 	start := time.Now()
-	p2 := startHookdEnv(t, dir, lowMemoryEnv)
+	p2 := startHookdEnv(t, dir, env)
 	ready := time.Since(start)
 	rss = sampleRSS(t, p2.cmd.Process.Pid)
 	time.Sleep(5 * time.Second) // the engine rebuilds its schedule and retries the dead endpoint
@@ -357,5 +360,13 @@ func checkRSS(t *testing.T, when string, anon, total int64) {
 // memtables, uncompressed tables and a 200 MiB soft Go heap limit. With the defaults (64 MiB
 // memtables, no limit) hookd's own memory reaches ~500 MiB under this
 // burst, in exchange for faster ingest.
+func backlogEnv() []string {
+	v, ok := os.LookupEnv("HOOKDTEST_BACKLOG_ENV")
+	if !ok {
+		return lowMemoryEnv
+	}
+	return append(strings.Fields(v), e2eEnv...)
+}
+
 var lowMemoryEnv = append([]string{"HOOKD_STORAGE_MEMTABLE_BYTES=16777216", "HOOKD_STORAGE_COMPRESSION=none",
 	"GOMEMLIMIT=200MiB"}, e2eEnv...)

@@ -94,6 +94,9 @@ type Outcome struct {
 	// one was in flight, still to come (the batch stays open for it).
 	NextTrigger   string
 	NextAttemptID wal.ID
+	// Health, when not nil, is the webhook's health to store with this
+	// result: it changed state (first failure, unhealthy, recovered).
+	Health *wal.HookHealth
 }
 
 // Health is a webhook's state as the core sees it.
@@ -444,18 +447,22 @@ func (c *Core) judge(now time.Time, h *hook, b *batch, v Verdict) Outcome {
 	out := Outcome{Counted: true, Attempts: b.Attempts, MaxAttempts: b.MaxAttempts}
 	switch v.Kind {
 	case Done:
+		recovered := h.failures > 0 || !h.failingSince.IsZero()
 		h.failures, h.failingSince, h.lastSuccess = 0, time.Time{}, now
+		if recovered {
+			out.Health = c.healthRecord(h)
+		}
 		out.Status = wal.BatchDelivered
 		c.closeBatch(h, b)
 		return out
 	case Gone:
-		c.failed(h, now)
+		out.Health = c.failed(h, now)
 		out.Status, out.Deactivate = wal.BatchExpired, true
 		h.cfg.Active = false
 		c.closeBatch(h, b)
 		return out
 	}
-	c.failed(h, now)
+	out.Health = c.failed(h, now)
 	sched := c.schedule(h)
 	// The retry's place in the schedule: never before schedule[1], even
 	// when the schedule was shortened below the batch's budget.
@@ -479,12 +486,36 @@ func (c *Core) judge(now time.Time, h *hook, b *batch, v Verdict) Outcome {
 	return out
 }
 
-func (c *Core) failed(h *hook, now time.Time) {
+// failed counts a failure; it returns the health to store when the
+// failure changed the webhook's state (the first of a streak, or the one
+// that makes it unhealthy).
+func (c *Core) failed(h *hook, now time.Time) *wal.HookHealth {
 	h.failures++
 	h.lastFailure = now
 	if h.failingSince.IsZero() {
 		h.failingSince = now
 	}
+	if h.failures == 1 || h.failures == c.opts.UnhealthyAfter {
+		return c.healthRecord(h)
+	}
+	return nil
+}
+
+func (c *Core) healthRecord(h *hook) *wal.HookHealth {
+	return &wal.HookHealth{Failures: h.failures, FailingSince: h.failingSince, LastSuccess: h.lastSuccess, LastFailure: h.lastFailure}
+}
+
+// RestoreHealth sets a webhook's health from the store (at start): a
+// webhook that was failing keeps failing since then, so disable_after
+// counts across restarts, and one that was unhealthy is probed, not
+// stormed.
+func (c *Core) RestoreHealth(id wal.ID, r wal.HookHealth) {
+	h := c.hooks[id]
+	if h == nil {
+		return
+	}
+	h.failures, h.failingSince, h.lastSuccess, h.lastFailure = r.Failures, r.FailingSince, r.LastSuccess, r.LastFailure
+	c.touch(id)
 }
 
 func (c *Core) closeBatch(h *hook, b *batch) {

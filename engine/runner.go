@@ -93,6 +93,14 @@ func (e *Engine) Start() error {
 	e.mu.Lock()
 	for _, w := range e.store.Webhooks() {
 		e.setHookLocked(w)
+		if w.IsActive {
+			if h, ok, err := e.store.Health(w.ID); err != nil {
+				e.mu.Unlock()
+				return err
+			} else if ok {
+				e.core.RestoreHealth(w.ID, h)
+			}
+		}
 		ids, err := e.store.PeekQueue(w.ID, wal.ID{}, max(w.MaxBatchSize, 1)+1)
 		if err != nil {
 			e.mu.Unlock()
@@ -480,7 +488,7 @@ func (e *Engine) send(a Action) {
 	if out.Status == wal.BatchDelivered {
 		b.DeliveredAt = done
 	}
-	if err := e.store.SaveBatch(b, att); err != nil {
+	if err := e.store.SaveResult(b, att, out.Health); err != nil {
 		e.log.Error("engine: save attempt", zap.String("batchId", b.ID.Text("bat_")), zap.Error(err))
 		return
 	}

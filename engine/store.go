@@ -14,6 +14,9 @@ type Store interface {
 	GetEvents(tenant string, ids []wal.ID) ([]*wal.Event, error)
 	OpenBatches(webhook wal.ID, drop []wal.ID, bs ...*wal.Batch) error
 	SaveBatch(b *wal.Batch, a *wal.Attempt) error
+	// SaveResult is SaveBatch plus the webhook's health when h is not nil.
+	SaveResult(b *wal.Batch, a *wal.Attempt, h *wal.HookHealth) error
+	Health(webhook wal.ID) (wal.HookHealth, bool, error)
 	GetBatch(tenant string, webhook, id wal.ID) (*wal.Batch, error)
 	ListBatches(tenant string, webhook, after wal.ID, limit int, keep func(*wal.Batch) bool) ([]*wal.Batch, bool, error)
 	EachOpenBatch(fn func(*wal.Batch) error) error

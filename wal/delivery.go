@@ -17,6 +17,7 @@ import (
 //	o/<webhook-id><batch-id>                 open batch (pending or retrying) → tenant
 //	c/<webhook-id>                           → the last queue entry consumed
 //	d/<tenant>/<webhook-id><last-event-id>   → batch id, first event id
+//	h/<webhook-id>                           health as of its last change (JSON)
 //
 // A webhook's batches are cut from its queue in order, so each batch
 // carries a contiguous run of the queue: one d/ key per batch, keyed by
@@ -31,7 +32,44 @@ const (
 	pfxOpen     = 'o'
 	pfxCursor   = 'c'
 	pfxDelivery = 'd'
+	pfxHealth   = 'h'
 )
+
+// HookHealth is what the engine keeps of a webhook's health across
+// restarts. It is written when it changes state (the first failure, the
+// failure that makes the webhook unhealthy, the success that ends a
+// failing streak), not after every attempt.
+type HookHealth struct {
+	Failures     int       `json:"failures"` // consecutive, as of the last change
+	FailingSince time.Time `json:"failingSince,omitzero"`
+	LastSuccess  time.Time `json:"lastSuccess,omitzero"`
+	LastFailure  time.Time `json:"lastFailure,omitzero"`
+}
+
+func healthKey(wh ID) []byte {
+	k := make([]byte, 0, 18)
+	k = append(k, pfxHealth, '/')
+	return append(k, wh[:]...)
+}
+
+// Health returns the stored health of a webhook (false: none stored).
+func (s *Store) Health(webhook ID) (HookHealth, bool, error) {
+	var h HookHealth
+	if err := s.readable(); err != nil {
+		return h, false, err
+	}
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(healthKey(webhook))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { return json.Unmarshal(v, &h) })
+	})
+	if err == badger.ErrKeyNotFound {
+		return h, false, nil
+	}
+	return h, err == nil, translate(err)
+}
 
 // Batch statuses (API.md §6).
 const (
@@ -271,7 +309,11 @@ func maxID(a, b ID) ID {
 // SaveBatch stores the batch's new state and, when a is not nil, the
 // attempt, together. A batch that is no longer open leaves the open index
 // and, like its attempts, expires after the retention period.
-func (s *Store) SaveBatch(b *Batch, a *Attempt) error {
+func (s *Store) SaveBatch(b *Batch, a *Attempt) error { return s.SaveResult(b, a, nil) }
+
+// SaveResult is SaveBatch that also stores the webhook's health when h is
+// not nil, in the same commit.
+func (s *Store) SaveResult(b *Batch, a *Attempt, h *HookHealth) error {
 	var ttl time.Duration
 	if !b.Open() {
 		ttl = s.opts.Retention
@@ -280,9 +322,14 @@ func (s *Store) SaveBatch(b *Batch, a *Attempt) error {
 	if err != nil {
 		return err
 	}
-	var av []byte
+	var av, hv []byte
 	if a != nil {
 		if av, err = json.Marshal(a); err != nil {
+			return err
+		}
+	}
+	if h != nil {
+		if hv, err = json.Marshal(h); err != nil {
 			return err
 		}
 	}
@@ -296,6 +343,9 @@ func (s *Store) SaveBatch(b *Batch, a *Attempt) error {
 		}
 		if a != nil {
 			g.set(attemptKey(b.Tenant, b.ID, a.ID), av, ttl)
+		}
+		if h != nil {
+			g.set(healthKey(b.WebhookID), hv, 0)
 		}
 		return nil
 	}

@@ -115,6 +115,9 @@ func (s *Store) UpdateWebhook(tenant string, id ID, fn func(*Webhook) error) (*W
 			return err
 		}
 		g.set(webhookKey(tenant, id), v, 0)
+		if next.IsActive && !cur.IsActive {
+			g.del(healthKey(id)) // reactivated: a fresh start
+		}
 		return nil
 	}
 	o.after = func() { s.putWebhook(next) }
@@ -133,6 +136,7 @@ func (s *Store) DeleteWebhook(tenant string, id ID) error {
 			return ErrNotFound
 		}
 		g.del(webhookKey(tenant, id))
+		g.del(healthKey(id))
 		return nil
 	}
 	o.after = func() { s.dropWebhook(tenant, id) }
