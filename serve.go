@@ -8,7 +8,9 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -66,6 +68,9 @@ func checkAuth(cfg config.Config, log *zap.Logger) error {
 func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Logger, stdout io.Writer) error {
 	log.Info("starting", zap.String("version", version), zap.String("dir", cfg.Storage.Dir),
 		zap.String("auth_mode", cfg.Auth.Mode), zap.Strings("compat", cfg.API.Compat))
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.Server.MemoryLimit > 0 {
+		debug.SetMemoryLimit(cfg.Server.MemoryLimit)
+	}
 	store, err := wal.Open(wal.Options{Dir: cfg.Storage.Dir, Retention: cfg.Storage.Retention.Duration, Logger: log,
 		MemTableSize: int64(cfg.Storage.MemtableBytes), NoCompression: cfg.Storage.Compression == "none"})
 	if err != nil {

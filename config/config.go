@@ -37,6 +37,9 @@ type Server struct {
 	Listen          string   `toml:"listen"`
 	MaxBodyBytes    int      `toml:"max_body_bytes"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: none);
+	// the GOMEMLIMIT environment variable, when set, takes precedence.
+	MemoryLimit int64 `toml:"memory_limit"`
 }
 
 // Storage is the [storage] section: the event log on disk.

@@ -73,6 +73,7 @@ const fullTOML = `
 listen = "0.0.0.0:9000"
 max_body_bytes = 1048576
 shutdown_timeout = "30s"
+memory_limit = 536870912
 
 [storage]
 dir = "/var/lib/hookd"
@@ -122,7 +123,7 @@ format = "console"
 `
 
 var fullConfig = Config{
-	Server:  Server{Listen: "0.0.0.0:9000", MaxBodyBytes: 1 << 20, ShutdownTimeout: dur("30s")},
+	Server:  Server{Listen: "0.0.0.0:9000", MaxBodyBytes: 1 << 20, ShutdownTimeout: dur("30s"), MemoryLimit: 512 << 20},
 	Storage: Storage{Dir: "/var/lib/hookd", Retention: dur("720h"), MemtableBytes: 16 << 20, Compression: "none"},
 	Auth: Auth{
 		Mode: "apikey", JWTSecret: "0123456789abcdef0123", JWTPublicKeyFile: "/etc/hookd/jwt.pem",
@@ -238,6 +239,7 @@ func TestValidate(t *testing.T) {
 		{"body too big", func(c *Config) { c.Server.MaxBodyBytes = 1<<30 + 1 }, "server.max_body_bytes"},
 		{"body 1KiB", func(c *Config) { c.Server.MaxBodyBytes = 1024; c.Events.MaxDataBytes = 1024 }, ""},
 		{"shutdown 0", func(c *Config) { c.Server.ShutdownTimeout = dur("0s") }, "server.shutdown_timeout"},
+		{"memory limit too small", func(c *Config) { c.Server.MemoryLimit = 1 << 20 }, "server.memory_limit"},
 		{"dir empty", func(c *Config) { c.Storage.Dir = "" }, "storage.dir"},
 		{"retention short", func(c *Config) { c.Storage.Retention = dur("59s") }, "storage.retention"},
 		{"auth mode", func(c *Config) { c.Auth.Mode = "oauth" }, "auth.mode"},
@@ -340,6 +342,7 @@ func TestEnv(t *testing.T) {
 	}{
 		{"listen", []string{"HOOKD_SERVER_LISTEN=127.0.0.1:9"}, func(c Config) any { return c.Server.Listen }, "127.0.0.1:9"},
 		{"int", []string{"HOOKD_SERVER_MAX_BODY_BYTES=2048", "HOOKD_EVENTS_MAX_DATA_BYTES=2048"}, func(c Config) any { return c.Server.MaxBodyBytes }, 2048},
+		{"int64", []string{"HOOKD_SERVER_MEMORY_LIMIT=134217728"}, func(c Config) any { return c.Server.MemoryLimit }, int64(128 << 20)},
 		{"duration", []string{"HOOKD_SERVER_SHUTDOWN_TIMEOUT=3s"}, func(c Config) any { return c.Server.ShutdownTimeout }, dur("3s")},
 		{"key with underscore", []string{"HOOKD_AUTH_JWT_SECRET=0123456789abcdef"}, func(c Config) any { return c.Auth.JWTSecret }, "0123456789abcdef"},
 		{"bool", []string{"HOOKD_AUTH_ALLOW_INSECURE=true"}, func(c Config) any { return c.Auth.AllowInsecure }, true},

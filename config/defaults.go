@@ -16,11 +16,12 @@ func Default() Config {
 			Listen:          "127.0.0.1:8080",
 			MaxBodyBytes:    8 << 20,
 			ShutdownTimeout: d(10 * time.Second),
+			MemoryLimit:     256 << 20,
 		},
 		Storage: Storage{
 			Dir:           "./hookd-data",
 			Retention:     d(168 * time.Hour),
-			MemtableBytes: 64 << 20,
+			MemtableBytes: 16 << 20,
 			Compression:   "snappy",
 		},
 		Auth: Auth{Mode: AuthNone},

@@ -50,12 +50,12 @@ func (c *Config) set(key, value string) error {
 	switch f.Kind() {
 	case reflect.String:
 		f.SetString(value)
-	case reflect.Int:
-		n, err := strconv.Atoi(strings.TrimSpace(value))
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64)
 		if err != nil {
 			return fmt.Errorf("%s: not an integer: %q", key, value)
 		}
-		f.SetInt(int64(n))
+		f.SetInt(n)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(strings.TrimSpace(value))
 		if err != nil {

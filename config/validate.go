@@ -63,6 +63,8 @@ func (c Config) validateServer(v *validator) {
 	v.check(s.MaxBodyBytes >= MinBodyBytes && s.MaxBodyBytes <= MaxBodyBytes,
 		"server.max_body_bytes", "must be between %d (1KiB) and %d (1GiB), got %d", MinBodyBytes, MaxBodyBytes, s.MaxBodyBytes)
 	v.check(s.ShutdownTimeout.Duration > 0, "server.shutdown_timeout", "must be > 0, got %s", s.ShutdownTimeout)
+	v.check(s.MemoryLimit == 0 || s.MemoryLimit >= 64<<20, "server.memory_limit",
+		"must be 0 (no limit) or at least 64 MiB (67108864), got %d", s.MemoryLimit)
 }
 
 func (c Config) validateAuth(v *validator) {
