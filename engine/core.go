@@ -440,6 +440,24 @@ func (c *Core) Result(now time.Time, id wal.ID, v Verdict, counted bool) Outcome
 	return out
 }
 
+// Drop ends an in-flight batch without an attempt: none of its events is
+// stored any more (their retention ended while it waited), so there is
+// nothing to send. The batch closes as expired.
+func (c *Core) Drop(id wal.ID) {
+	b := c.index[id]
+	if b == nil || !b.inFlight {
+		return
+	}
+	h := c.hooks[b.Hook]
+	b.inFlight = false
+	h.inFlight--
+	b.dest.inFlight--
+	c.offer(b.dest)
+	c.touch(b.Hook)
+	b.manual = nil
+	c.closeBatch(h, b)
+}
+
 func isOpenStatus(s string) bool { return s == wal.BatchPending || s == wal.BatchRetrying }
 
 // judge applies a counted attempt's verdict to the batch and the hook.

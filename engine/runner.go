@@ -448,6 +448,24 @@ func (e *Engine) send(a Action) {
 		e.mu.Unlock()
 		return
 	}
+	if len(events) == 0 && len(b.Events) > 0 {
+		// Every event's retention ended while the batch waited for a retry:
+		// close it as expired rather than send an empty envelope.
+		bl := e.lockBatch(a.Batch)
+		defer bl.Unlock()
+		e.mu.Lock()
+		e.core.Drop(a.Batch)
+		e.mu.Unlock()
+		defer e.kick()
+		b.Status, b.NextAttemptAt, b.NextAttemptID, b.NextTrigger = wal.BatchExpired, time.Time{}, wal.ID{}, ""
+		if err := e.store.SaveBatch(b, nil); err != nil {
+			e.log.Error("engine: expire batch", zap.String("batchId", b.ID.Text("bat_")), zap.Error(err))
+			return
+		}
+		e.log.Warn("engine: batch expired unsent: its events' retention ended",
+			zap.String("webhookId", b.WebhookID.Text("wh_")), zap.String("batchId", b.ID.Text("bat_")))
+		return
+	}
 	scheduled := b.NextAttemptAt
 	body, msgID := buildBody(w.MaxBatchSize, b.ID, events)
 	now := e.clock.Now()

@@ -177,3 +177,84 @@ func TestRunnerSkipsExpiredEvents(t *testing.T) {
 		t.Errorf("queue depth %d after delivery, want 0 (the missing event's entry dropped too)", n)
 	}
 }
+
+// amnesiac forgets every event once told to, and reports saved batches.
+type amnesiac struct {
+	*wal.Store
+	forget atomic.Bool
+	saved  chan *wal.Batch
+}
+
+func (s *amnesiac) GetEvents(tenant string, ids []wal.ID) ([]*wal.Event, error) {
+	evs, err := s.Store.GetEvents(tenant, ids)
+	if s.forget.Load() {
+		clear(evs)
+	}
+	return evs, err
+}
+
+func (s *amnesiac) SaveBatch(b *wal.Batch, a *wal.Attempt) error {
+	err := s.Store.SaveBatch(b, a)
+	s.saved <- b
+	return err
+}
+
+// A batch whose events' retention ends while it waits for a retry is
+// closed as expired, not sent as an empty envelope.
+func TestRunnerExpiresBatchWithoutEvents(t *testing.T) {
+	rc := newSink(t)
+	rc.status.Store(500)
+	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	am := &amnesiac{Store: st, saved: make(chan *wal.Batch, 10)}
+	attempts := make(chan *wal.Attempt, 10)
+	eng := New(Options{Store: am, Dispatcher: NewDispatcher(DispatcherOptions{}),
+		Core:      CoreOptions{Schedule: []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond}},
+		OnAttempt: func(b *wal.Batch, a *wal.Attempt) { attempts <- a }})
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 10,
+		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+	if err := st.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	eng.WebhookChanged(w)
+	if _, err := st.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`1`)}, {Type: "t", Data: []byte(`2`)}}); err != nil {
+		t.Fatal(err)
+	}
+	<-rc.got
+	am.forget.Store(true) // both events' retention ends before the retry
+	if a := <-attempts; a.Status != wal.AttemptFailed {
+		t.Fatalf("first attempt %+v", a)
+	}
+	select {
+	case b := <-am.saved:
+		if b.Status != wal.BatchExpired || b.Attempts != 1 || !b.NextAttemptAt.IsZero() {
+			t.Errorf("batch after its events expired: status %s, attempts %d, next %v", b.Status, b.Attempts, b.NextAttemptAt)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the batch was never closed")
+	}
+	select {
+	case body := <-rc.got:
+		t.Errorf("sent %s after the events expired", body)
+	default:
+	}
+	if st, _ := st.GetBatch("acme", w.ID, mustOnlyBatch(t, st, w.ID)); st.Status != wal.BatchExpired {
+		t.Errorf("stored status %s", st.Status)
+	}
+}
+
+func mustOnlyBatch(t *testing.T, st *wal.Store, wh wal.ID) wal.ID {
+	t.Helper()
+	bs, _, err := st.ListBatches("acme", wh, wal.ID{}, 10, nil)
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("batches = %d %v", len(bs), err)
+	}
+	return bs[0].ID
+}
