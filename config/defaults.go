@@ -21,7 +21,7 @@ func Default() Config {
 		Storage: Storage{
 			Dir:           "./hookd-data",
 			Retention:     d(168 * time.Hour),
-			MemtableBytes: 16 << 20,
+			MemtableBytes: 32 << 20,
 			Compression:   "snappy",
 		},
 		Auth: Auth{Mode: AuthNone},
