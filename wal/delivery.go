@@ -178,11 +178,10 @@ func (s *Store) NewID() ID { return s.ids.New(s.opts.Now()) }
 // PeekQueue returns up to max event IDs queued for webhook, oldest first,
 // after the event `after` (zero: from the start).
 func (s *Store) PeekQueue(webhook, after ID, max int) ([]ID, error) {
-	if err := s.readable(); err != nil {
+	if err := s.readable(); err != nil || max <= 0 {
 		return nil, err
 	}
 	var out []ID
-	pfx := queuePrefix(webhook)
 	// Entries are queued in ID order and consumed in that order: all up to
 	// the cursor are consumed (and linger until their TTL), so a peek seeks
 	// past them.
@@ -193,18 +192,10 @@ func (s *Store) PeekQueue(webhook, after ID, max int) ([]ID, error) {
 		cur = after
 	}
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
-		defer it.Close()
-		seek := pfx
-		if !cur.IsZero() {
-			seek = append(queueKey(webhook, cur), 0) // strictly after cur
-		}
-		for it.Seek(seek); it.ValidForPrefix(pfx) && len(out) < max; it.Next() {
-			var id ID
-			copy(id[:], it.Item().Key()[len(pfx):])
+		return eachQueued(txn, webhook, cur, func(id ID) bool {
 			out = append(out, id)
-		}
-		return nil
+			return len(out) < max
+		})
 	})
 	return out, translate(err)
 }
@@ -580,7 +571,9 @@ func (s *Store) EventDeliveries(tenant string, evt ID) ([]Delivery, error) {
 			if seen[wh] {
 				continue
 			}
-			if _, err := txn.Get(queueKey(wh, evt)); err == nil && compareID(evt, s.cursor(wh)) > 0 {
+			if q, err := isQueued(txn, wh, s.cursor(wh), evt); err != nil {
+				return err
+			} else if q {
 				out = append(out, Delivery{WebhookID: wh, Status: "queued"})
 			}
 		}

@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"bytes"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -43,10 +42,12 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 	var newTypes []string
 	var fanned map[ID]int
 	var hot []*Event // events fanned out to someone: the engine reads them soon
+	var fan map[ID][]ID
 	o := &op{weight: len(evs)}
 	o.apply = func(g *group) error {
 		newTypes = newTypes[:0]
 		clear(fanned)
+		clear(fan)
 		hot = hot[:0]
 		tc := s.tenantCacheRO(tenant)
 		buf := make([]byte, 0, 256*len(evs))
@@ -74,10 +75,10 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 				out := false
 				for _, w := range tc.active {
 					if w.Matches(in.Type) {
-						g.set(queueKey(w.ID, id), nil, s.opts.Retention) // expires with the event
-						if fanned == nil {
-							fanned = map[ID]int{}
+						if fan == nil {
+							fan, fanned = map[ID][]ID{}, map[ID]int{}
 						}
+						fan[w.ID] = append(fan[w.ID], id)
 						fanned[w.ID]++
 						out = true
 					}
@@ -97,6 +98,11 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 				newTypes = append(newTypes, in.Type)
 				g.set(eventTypeKey(tenant, in.Type), encodeEventType(EventType{Name: in.Type, CreatedAt: g.now}), 0)
 			}
+		}
+		// One queue record per webhook for this append, expiring with
+		// its events.
+		for wh, ids := range fan {
+			g.set(queueKey(wh, ids[len(ids)-1]), encodeQueue(ids), s.opts.Retention)
 		}
 		return nil
 	}
@@ -188,20 +194,9 @@ func (s *Store) QueueDepth(webhook ID) (int, error) {
 		return 0, err
 	}
 	n := 0
-	pfx := queuePrefix(webhook)
-	seek := pfx
-	if cur := s.cursor(webhook); !cur.IsZero() {
-		seek = append(queueKey(webhook, cur), 0) // after the consumed ones
-	}
+	cur := s.cursor(webhook)
 	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
-		defer it.Close()
-		for it.Seek(seek); it.ValidForPrefix(pfx); it.Next() {
-			if bytes.HasPrefix(it.Item().Key(), pfx) {
-				n++
-			}
-		}
-		return nil
+		return eachQueued(txn, webhook, cur, func(ID) bool { n++; return true })
 	})
 	return n, translate(err)
 }

@@ -4,7 +4,7 @@ package wal
 //
 //	e/<tenant>/<event-id>          event record (codec.go)
 //	i/<tenant>/<idempotency-key>   → event id, TTL = retention
-//	q/<webhook-id><event-id>       queue entry (fan-out), empty value
+//	q/<webhook-id><event-id>       queue record (fan-out) of one append, keyed by its last event (queue.go)
 //	w/<tenant>/<webhook-id>        webhook record (JSON)
 //	y/<tenant>/<type-name>         event type record (JSON)
 //
