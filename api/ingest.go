@@ -37,9 +37,14 @@ func decodeEvents(media string, body []byte, maxData int) ([]wal.EventInput, err
 	var prefix func(i int) string
 	switch media {
 	case "application/json":
-		var b wireBody
-		if err := decodeJSON(body, &b); err != nil {
-			return nil, err
+		if !jsonDepthOK(body, maxJSONDepth) {
+			return nil, errTooDeep
+		}
+		b, ok := fastBody(body)
+		if !ok {
+			if err := decodeJSON(body, &b); err != nil {
+				return nil, err
+			}
 		}
 		if b.Events != nil {
 			if b.Type != "" || b.Data != nil {
@@ -65,14 +70,16 @@ func decodeEvents(media string, body []byte, maxData int) ([]wal.EventInput, err
 			if len(wires) == maxEventsPerRequest {
 				return nil, errValidation("events", fmt.Sprintf("at most %d events per request", maxEventsPerRequest))
 			}
-			var w wireEvent
 			if !jsonDepthOK(l, maxJSONDepth) {
 				return nil, errTooDeep
 			}
-			if err := json.Unmarshal(l, &w); err != nil {
-				e := jsonError(err)
-				e.Detail = fmt.Sprintf("line %d: %s", line, e.Detail)
-				return nil, e
+			w, ok := fastEvent(l)
+			if !ok {
+				if err := json.Unmarshal(l, &w); err != nil {
+					e := jsonError(err)
+					e.Detail = fmt.Sprintf("line %d: %s", line, e.Detail)
+					return nil, e
+				}
 			}
 			wires = append(wires, w)
 		}

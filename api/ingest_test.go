@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -72,5 +74,79 @@ func TestJSONDepth(t *testing.T) {
 	}
 	if _, err := decodeEvents("application/x-ndjson", []byte(`{"type":"a","data":`+nest(200)+`}`), 1<<20); err == nil {
 		t.Error("deep NDJSON line accepted")
+	}
+}
+
+// FuzzFastBody: whenever the one-pass decoder accepts a body, encoding/json
+// accepts it too and decodes the same events.
+func FuzzFastBody(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"order.created","data":{"n":1},"id":"k1"}`,
+		`{"events":[{"type":"a","data":1},{"type":"b","data":null,"id":"x"}]}`,
+		`{"events":null,"type":"a","data":{"s":"\u00e9\n","a":[1,-2.5e3,true,false,null]}}`,
+		`{"events":[]}`,
+		` { "type" : "a" , "data" : "x" } `,
+		`{"type":"a","data":1,"type":"b"}`,
+		`{"Type":"a","data":1}`,
+		`{"type":"a\u0062","data":1}`,
+		`{"type":"a","data":01}`,
+		`{"type":"a","data":"\x"}`,
+		`{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !jsonDepthOK(body, maxJSONDepth) {
+			return
+		}
+		fast, ok := fastBody(body)
+		var slow wireBody
+		err := json.Unmarshal(body, &slow)
+		if ok && err != nil {
+			t.Fatalf("fast path accepted what encoding/json refuses (%v): %q", err, body)
+		}
+		if ok && !sameBody(fast, slow) {
+			t.Fatalf("fast %+v\nslow %+v\nbody %q", fast, slow, body)
+		}
+		if ev, ok := fastEvent(body); ok {
+			var w wireEvent
+			if err := json.Unmarshal(body, &w); err != nil || !sameEvent(ev, w) {
+				t.Fatalf("fastEvent %+v, encoding/json %+v (%v)", ev, w, err)
+			}
+		}
+	})
+}
+
+func sameEvent(a, b wireEvent) bool {
+	return a.Type == b.Type && a.ID == b.ID && (a.Data == nil) == (b.Data == nil) && bytes.Equal(a.Data, b.Data) &&
+		len(a.Refs) == 0 && len(b.Refs) == 0
+}
+
+func sameBody(a, b wireBody) bool {
+	if !sameEvent(a.wireEvent, b.wireEvent) || (a.Events == nil) != (b.Events == nil) {
+		return false
+	}
+	if a.Events == nil {
+		return true
+	}
+	if len(*a.Events) != len(*b.Events) {
+		return false
+	}
+	for i := range *a.Events {
+		if !sameEvent((*a.Events)[i], (*b.Events)[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestFastBodyTakesTheCommonShapes(t *testing.T) {
+	for _, body := range []string{
+		`{"type":"order.created","data":{"n":1},"id":"k1"}`,
+		`{"events":[{"type":"a","data":1},{"type":"a","data":{"x":"\"y\""}}]}`,
+	} {
+		if _, ok := fastBody([]byte(body)); !ok {
+			t.Errorf("fast path refused %s", body)
+		}
 	}
 }
