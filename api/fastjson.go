@@ -9,9 +9,8 @@ import "encoding/json"
 // an unknown, escaped, differently cased or repeated key, refs, a type or
 // id that is null or holds an escape or a non-ASCII byte, invalid JSON. The
 // caller then decodes it with encoding/json, which also words the errors.
-// FuzzFastBody checks the two agree.
-//
-// The body must already have passed jsonDepthOK, which bounds recursion.
+// FuzzFastBody checks the two agree. Nesting deeper than maxJSONDepth is
+// refused too (the caller's jsonDepthOK then words it).
 func fastBody(body []byte) (w wireBody, ok bool) {
 	p := fastParser{b: body, own: make([]byte, 0, len(body))}
 	p.ws()
@@ -36,6 +35,7 @@ func fastEvent(line []byte) (w wireEvent, ok bool) {
 type fastParser struct {
 	b        []byte
 	i        int
+	depth    int // objects and arrays open, as jsonDepthOK counts them
 	own      []byte // one allocation holds every data value (cap never grows)
 	lastType string // consecutive events mostly share a type: one string
 }
@@ -62,9 +62,10 @@ func (p *fastParser) eat(c byte) bool {
 // event parses one event object into w; with events not nil, an "events"
 // key is accepted too (the top level).
 func (p *fastParser) event(w *wireEvent, events **[]wireEvent) bool {
-	if !p.eat('{') {
+	if !p.open('{') {
 		return false
 	}
+	defer p.close()
 	p.ws()
 	if p.eat('}') {
 		return true
@@ -144,9 +145,10 @@ func (p *fastParser) event(w *wireEvent, events **[]wireEvent) bool {
 }
 
 func (p *fastParser) events() ([]wireEvent, bool) {
-	if !p.eat('[') {
+	if !p.open('[') {
 		return nil, false
 	}
+	defer p.close()
 	list := []wireEvent{}
 	p.ws()
 	if p.eat(']') {
@@ -202,7 +204,10 @@ func (p *fastParser) value() bool {
 	}
 	switch c := p.b[p.i]; {
 	case c == '{':
-		p.i++
+		if !p.open('{') {
+			return false
+		}
+		defer p.close()
 		p.ws()
 		if p.eat('}') {
 			return true
@@ -229,7 +234,10 @@ func (p *fastParser) value() bool {
 			p.ws()
 		}
 	case c == '[':
-		p.i++
+		if !p.open('[') {
+			return false
+		}
+		defer p.close()
 		p.ws()
 		if p.eat(']') {
 			return true
@@ -260,6 +268,17 @@ func (p *fastParser) value() bool {
 	}
 	return false
 }
+
+// open eats c, an object's or array's opening, within maxJSONDepth.
+func (p *fastParser) open(c byte) bool {
+	if p.depth == maxJSONDepth || !p.eat(c) {
+		return false
+	}
+	p.depth++
+	return true
+}
+
+func (p *fastParser) close() { p.depth-- }
 
 func (p *fastParser) literal(lit string) bool {
 	if len(p.b)-p.i >= len(lit) && string(p.b[p.i:p.i+len(lit)]) == lit {

@@ -37,12 +37,9 @@ func decodeEvents(media string, body []byte, maxData int) ([]wal.EventInput, err
 	var prefix func(i int) string
 	switch media {
 	case "application/json":
-		if !jsonDepthOK(body, maxJSONDepth) {
-			return nil, errTooDeep
-		}
 		b, ok := fastBody(body)
 		if !ok {
-			if err := decodeJSON(body, &b); err != nil {
+			if err := decodeJSON(body, &b); err != nil { // checks the depth too
 				return nil, err
 			}
 		}
@@ -70,11 +67,11 @@ func decodeEvents(media string, body []byte, maxData int) ([]wal.EventInput, err
 			if len(wires) == maxEventsPerRequest {
 				return nil, errValidation("events", fmt.Sprintf("at most %d events per request", maxEventsPerRequest))
 			}
-			if !jsonDepthOK(l, maxJSONDepth) {
-				return nil, errTooDeep
-			}
 			w, ok := fastEvent(l)
 			if !ok {
+				if !jsonDepthOK(l, maxJSONDepth) {
+					return nil, errTooDeep
+				}
 				if err := json.Unmarshal(l, &w); err != nil {
 					e := jsonError(err)
 					e.Detail = fmt.Sprintf("line %d: %s", line, e.Detail)

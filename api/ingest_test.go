@@ -92,14 +92,16 @@ func FuzzFastBody(f *testing.F) {
 		`{"type":"a","data":01}`,
 		`{"type":"a","data":"\x"}`,
 		`{}`,
+		`{"type":"a","data":` + strings.Repeat("[", maxJSONDepth-1) + strings.Repeat("]", maxJSONDepth-1) + `}`,
+		`{"type":"a","data":` + strings.Repeat("[", maxJSONDepth) + strings.Repeat("]", maxJSONDepth) + `}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if !jsonDepthOK(body, maxJSONDepth) {
-			return
-		}
 		fast, ok := fastBody(body)
+		if ok && !jsonDepthOK(body, maxJSONDepth) {
+			t.Fatalf("fast path accepted a body nested deeper than %d", maxJSONDepth)
+		}
 		var slow wireBody
 		err := json.Unmarshal(body, &slow)
 		if ok && err != nil {
@@ -109,6 +111,9 @@ func FuzzFastBody(f *testing.F) {
 			t.Fatalf("fast %+v\nslow %+v\nbody %q", fast, slow, body)
 		}
 		if ev, ok := fastEvent(body); ok {
+			if !jsonDepthOK(body, maxJSONDepth) {
+				t.Fatalf("fastEvent accepted a line nested deeper than %d", maxJSONDepth)
+			}
 			var w wireEvent
 			if err := json.Unmarshal(body, &w); err != nil || !sameEvent(ev, w) {
 				t.Fatalf("fastEvent %+v, encoding/json %+v (%v)", ev, w, err)
