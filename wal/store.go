@@ -115,6 +115,10 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wal: open %s: %w", opts.Dir, err)
 	}
+	if err := unpoolTableBuilders(db); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	s := &Store{
 		db:       db,
 		opts:     opts,

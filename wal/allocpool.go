@@ -1,0 +1,47 @@
+package wal
+
+import (
+	"errors"
+	"reflect"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/ristretto/v2/z"
+)
+
+// unpoolTableBuilders stops Badger from keeping the allocators of its table
+// builders.
+//
+// Badger hands every table builder (memtable flushes, compactions) an
+// allocator from a pool of 8 and takes it back afterwards, trimmed to
+// 400 MiB, not to what it needs; the pool only gives one back every 2 s
+// when no builder has asked for one meanwhile. A flush of a 32 MiB
+// memtable grows its allocator to ~250 MiB (raw and compressed blocks,
+// doubling buffers), so under steady load the pool ends up holding several
+// of those: hookd's heap grew by ~0.5 GiB with every 500,000 events
+// delivered and never came back, and under server.memory_limit the
+// collector thrashed. The pool is not configurable, so it is replaced,
+// right after Open and before any table is built, by a pool that keeps
+// nothing: each builder allocates what it needs and the collector frees
+// it. The replaced pool is not released (a builder started during Open
+// may still return its allocator to it); it holds nothing new and gives
+// back what it holds within seconds.
+//
+// The pool is Badger's unexported DB.allocPool, so this depends on the
+// Badger version in go.mod; TestUnpooledTableBuilders fails if it moves.
+func unpoolTableBuilders(db *badger.DB) error {
+	f := reflect.ValueOf(db).Elem().FieldByName("allocPool")
+	if !f.IsValid() || f.Type() != reflect.TypeOf((*z.AllocatorPool)(nil)) {
+		return errors.New("wal: badger's DB.allocPool is gone (update unpoolTableBuilders)")
+	}
+	p := (*unsafe.Pointer)(unsafe.Pointer(f.UnsafeAddr()))
+	atomic.StorePointer(p, unsafe.Pointer(z.NewAllocatorPool(0)))
+	return nil
+}
+
+// tableBuilderPool returns the pool Badger's builders take allocators from.
+func tableBuilderPool(db *badger.DB) *z.AllocatorPool {
+	f := reflect.ValueOf(db).Elem().FieldByName("allocPool")
+	return (*z.AllocatorPool)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(f.UnsafeAddr()))))
+}
