@@ -35,7 +35,7 @@ func fastEvent(line []byte) (w wireEvent, ok bool) {
 type fastParser struct {
 	b        []byte
 	i        int
-	depth    int // objects and arrays open, as jsonDepthOK counts them
+	depth    int    // objects and arrays open, as jsonDepthOK counts them
 	own      []byte // one allocation holds every data value (cap never grows)
 	lastType string // consecutive events mostly share a type: one string
 }
