@@ -252,7 +252,7 @@ func (s *Store) GetEvents(tenant string, ids []ID) ([]*Event, error) {
 func (s *Store) OpenBatches(webhook ID, drop []ID, bs ...*Batch) error {
 	vals := make([][]byte, len(bs))
 	for i, b := range bs {
-		v, err := json.Marshal(b)
+		v, err := marshalBatch(b)
 		if err != nil {
 			return err
 		}
@@ -309,13 +309,13 @@ func (s *Store) SaveResult(b *Batch, a *Attempt, h *HookHealth) error {
 	if !b.Open() {
 		ttl = s.opts.Retention
 	}
-	bv, err := json.Marshal(b)
+	bv, err := marshalBatch(b)
 	if err != nil {
 		return err
 	}
 	var av, hv []byte
 	if a != nil {
-		if av, err = json.Marshal(a); err != nil {
+		if av, err = marshalAttempt(a); err != nil {
 			return err
 		}
 	}

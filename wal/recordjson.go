@@ -1,0 +1,177 @@
+package wal
+
+import (
+	"encoding/json"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Batches and attempts are written two or three times per delivery, so
+// they are encoded by hand rather than by reflection. The bytes are exactly
+// what json.Marshal makes of them (TestRecordJSONMatchesMarshal), so they
+// are read back with json.Unmarshal as before.
+
+func marshalBatch(b *Batch) ([]byte, error) {
+	out := make([]byte, 0, 192+64*len(b.Events))
+	out = append(out, `{"status":`...)
+	out = appendJSONString(out, b.Status)
+	out = append(out, `,"events":`...)
+	if b.Events == nil {
+		out = append(out, "null"...)
+	} else {
+		out = append(out, '[')
+		for i, e := range b.Events {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"id":`...)
+			out = appendJSONID(out, e.ID)
+			out = append(out, `,"type":`...)
+			out = appendJSONString(out, e.Type)
+			out = append(out, '}')
+		}
+		out = append(out, ']')
+	}
+	if len(b.Refs) > 0 {
+		out = append(out, `,"refs":[`...)
+		for i, r := range b.Refs {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, `{"Name":`...)
+			out = appendJSONString(out, r.Name)
+			out = append(out, `,"Value":`...)
+			out = appendJSONString(out, r.Value)
+			out = append(out, '}')
+		}
+		out = append(out, ']')
+	}
+	out = append(out, `,"attempts":`...)
+	out = strconv.AppendInt(out, int64(b.Attempts), 10)
+	out = append(out, `,"maxAttempts":`...)
+	out = strconv.AppendInt(out, int64(b.MaxAttempts), 10)
+	var err error
+	if out, err = appendJSONTime(out, `,"createdAt":`, b.CreatedAt); err != nil {
+		return nil, err
+	}
+	for _, t := range []struct {
+		key string
+		t   time.Time
+	}{{`,"nextAttemptAt":`, b.NextAttemptAt}, {`,"lastAttemptAt":`, b.LastAttemptAt}} {
+		if !t.t.IsZero() {
+			if out, err = appendJSONTime(out, t.key, t.t); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if b.LastStatus != "" {
+		out = append(out, `,"lastAttemptStatus":`...)
+		out = appendJSONString(out, b.LastStatus)
+	}
+	if b.LastCode != 0 {
+		out = append(out, `,"lastStatusCode":`...)
+		out = strconv.AppendInt(out, int64(b.LastCode), 10)
+	}
+	if !b.DeliveredAt.IsZero() {
+		if out, err = appendJSONTime(out, `,"deliveredAt":`, b.DeliveredAt); err != nil {
+			return nil, err
+		}
+	}
+	if !b.NextAttemptID.IsZero() {
+		out = append(out, `,"nextAttemptId":`...)
+		out = appendJSONID(out, b.NextAttemptID)
+	}
+	if b.NextTrigger != "" {
+		out = append(out, `,"nextTrigger":`...)
+		out = appendJSONString(out, b.NextTrigger)
+	}
+	return append(out, '}'), nil
+}
+
+func marshalAttempt(a *Attempt) ([]byte, error) {
+	out := make([]byte, 0, 384+len(a.ResponseBody))
+	out = append(out, `{"webhookId":`...)
+	out = appendJSONID(out, a.WebhookID)
+	out = append(out, `,"status":`...)
+	out = appendJSONString(out, a.Status)
+	out = append(out, `,"trigger":`...)
+	out = appendJSONString(out, a.Trigger)
+	var err error
+	if out, err = appendJSONTime(out, `,"scheduledAt":`, a.ScheduledAt); err != nil {
+		return nil, err
+	}
+	if !a.StartedAt.IsZero() {
+		if out, err = appendJSONTime(out, `,"startedAt":`, a.StartedAt); err != nil {
+			return nil, err
+		}
+	}
+	if a.Duration != 0 {
+		out = append(out, `,"duration":`...)
+		out = strconv.AppendInt(out, int64(a.Duration), 10)
+	}
+	if len(a.RequestHeaders) > 0 {
+		out = append(out, `,"requestHeaders":{`...)
+		keys := make([]string, 0, len(a.RequestHeaders))
+		for k := range a.RequestHeaders {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i, k := range keys {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = appendJSONString(out, k)
+			out = append(out, ':')
+			out = appendJSONString(out, a.RequestHeaders[k])
+		}
+		out = append(out, '}')
+	}
+	if a.ResponseCode != 0 {
+		out = append(out, `,"responseStatusCode":`...)
+		out = strconv.AppendInt(out, int64(a.ResponseCode), 10)
+	}
+	if a.ResponseBody != "" {
+		out = append(out, `,"responseBody":`...)
+		out = appendJSONString(out, a.ResponseBody)
+	}
+	if a.Error != "" {
+		out = append(out, `,"error":`...)
+		out = appendJSONString(out, a.Error)
+	}
+	return append(out, '}'), nil
+}
+
+// appendJSONString appends s as encoding/json would: plain printable ASCII
+// directly, anything needing an escape through json.Marshal.
+func appendJSONString(out []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7F || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(out, q...)
+		}
+	}
+	out = append(out, '"')
+	out = append(out, s...)
+	return append(out, '"')
+}
+
+func appendJSONID(out []byte, id ID) []byte {
+	out = append(out, '"')
+	out = append(out, make([]byte, 26)...)
+	encodeULID(out[len(out)-26:], id)
+	return append(out, '"')
+}
+
+// appendJSONTime appends key and t as time.Time.MarshalJSON does,
+// including its refusal of years outside 0..9999.
+func appendJSONTime(out []byte, key string, t time.Time) ([]byte, error) {
+	if y := t.Year(); y < 0 || y > 9999 {
+		_, err := t.MarshalJSON()
+		return nil, err
+	}
+	out = append(out, key...)
+	out = append(out, '"')
+	out = t.AppendFormat(out, time.RFC3339Nano)
+	return append(out, '"'), nil
+}
