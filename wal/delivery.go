@@ -22,10 +22,10 @@ import (
 // A webhook's batches are cut from its queue in order, so each batch
 // carries a contiguous run of the queue: one d/ key per batch, keyed by
 // its last event, finds the batch of any event (seek to the event, check
-// the first). Queue entries are never deleted one by one: the cursor moves
-// past them in the commit that opens their batch, and they expire with
-// their event (same TTL). Per event delivered that is two writes (the
-// event and its queue entry), not four.
+// the first). Queue records (queue.go) are never deleted: the cursor moves
+// past their events in the commit that opens their batches, and they
+// expire with their events (same TTL). Per event delivered at
+// maxBatchSize 100 the store writes about one entry, the event itself.
 const (
 	pfxBatch    = 'b'
 	pfxAttempt  = 'a'
