@@ -173,6 +173,9 @@ func (s *Store) commitGroup(ops []*op) []*op {
 		}
 		return rest
 	}
+	if err == nil {
+		err = s.Err() // a value-log sync failed while this group was written
+	}
 	if err != nil {
 		s.fail(err)
 		for _, o := range done {

@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,7 +68,8 @@ type Store struct {
 	cursorMu sync.Mutex
 	cursors  map[ID]ID // per webhook: the last consumed queue entry
 
-	recent *recent // events fanned out lately, for the engine's first read
+	recent   *recent       // events fanned out lately, for the engine's first read
+	syncErrs *syncFailures // value-log sync failures Badger only logs
 
 	// injectErr, when set (tests only), fails the next commits with its
 	// error before anything reaches Badger, as a failed fsync would.
@@ -91,6 +93,7 @@ func Open(opts Options) (*Store, error) {
 	if opts.MemTableSize <= 0 {
 		opts.MemTableSize = 64 << 20
 	}
+	syncErrs := &syncFailures{}
 	bo := badger.DefaultOptions(opts.Dir).
 		WithSyncWrites(true).
 		WithDetectConflicts(false).
@@ -106,7 +109,7 @@ func Open(opts Options) (*Store, error) {
 		WithValueThreshold(valueThreshold).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(32 << 20).
-		WithLogger(badgerLogger{opts.Logger.Sugar()}).
+		WithLogger(badgerLogger{s: opts.Logger.Sugar(), sync: syncErrs}).
 		WithLoggingLevel(badger.WARNING)
 	if opts.InMemory {
 		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).WithValueThreshold(1 << 20)
@@ -134,6 +137,8 @@ func Open(opts Options) (*Store, error) {
 		gcStop:   make(chan struct{}),
 		gcDone:   make(chan struct{}),
 	}
+	s.syncErrs = syncErrs
+	syncErrs.attach(s)
 	if err := s.loadCaches(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -240,9 +245,55 @@ func translate(err error) error {
 	return err
 }
 
-type badgerLogger struct{ s *zap.SugaredLogger }
+type badgerLogger struct {
+	s    *zap.SugaredLogger
+	sync *syncFailures
+}
 
-func (l badgerLogger) Errorf(f string, a ...any)   { l.s.Errorf("badger: "+f, a...) }
+func (l badgerLogger) Errorf(f string, a ...any) {
+	if strings.HasPrefix(f, vlogSyncFailed) {
+		l.sync.report(fmt.Errorf("value log sync: %s", strings.TrimSpace(fmt.Sprintf(f[len(vlogSyncFailed):], a...))))
+	}
+	l.s.Errorf("badger: "+f, a...)
+}
+
+// vlogSyncFailed is how Badger reports a failed sync of its value log.
+// It does not fail the write (values of 1 KiB or more, event payloads
+// among them, live there), it only logs this; so the store turns the log
+// line into its own fail-stop, and the commit it belonged to, still in
+// flight when it is logged, is not acknowledged (commitGroup checks Err
+// after the write returns).
+const vlogSyncFailed = "Error while curlf sync:"
+
+// syncFailures carries value-log sync failures to the store, including
+// one that happens while Badger opens, before the store exists.
+type syncFailures struct {
+	mu      sync.Mutex
+	store   *Store
+	pending error
+}
+
+func (f *syncFailures) report(err error) {
+	f.mu.Lock()
+	st := f.store
+	if st == nil && f.pending == nil {
+		f.pending = err
+	}
+	f.mu.Unlock()
+	if st != nil {
+		st.fail(err)
+	}
+}
+
+func (f *syncFailures) attach(s *Store) {
+	f.mu.Lock()
+	f.store = s
+	err := f.pending
+	f.mu.Unlock()
+	if err != nil {
+		s.fail(err)
+	}
+}
 func (l badgerLogger) Warningf(f string, a ...any) { l.s.Warnf("badger: "+f, a...) }
 func (l badgerLogger) Infof(f string, a ...any)    { l.s.Debugf("badger: "+f, a...) }
 func (l badgerLogger) Debugf(f string, a ...any)   { l.s.Debugf("badger: "+f, a...) }

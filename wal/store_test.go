@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 func openTest(t testing.TB, dir string) *Store {
@@ -264,7 +267,7 @@ func TestTooBig(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	small := bytes.Repeat([]byte("x"), 500)
+	small := bytes.Repeat([]byte("x"), 200) // under the value threshold: kept in the LSM
 	var many []EventInput
 	for i := 0; i < 1000; i++ {
 		many = append(many, EventInput{Type: "t", Data: small})
@@ -333,5 +336,26 @@ func TestGetEventsMissingIsNil(t *testing.T) {
 	evs, err := s.GetEvents("acme", []ID{res.IDs[0], s.NewID()})
 	if err != nil || len(evs) != 2 || evs[0] == nil || evs[1] != nil {
 		t.Fatalf("GetEvents = %v, %v; want the stored event and nil", evs, err)
+	}
+}
+
+// Badger only logs a failed sync of its value log (where values of 1 KiB
+// or more live); the store makes it fail-stop like any failed commit.
+func TestValueLogSyncFailureIsFailStop(t *testing.T) {
+	s := openTest(t, "")
+	if _, err := s.Append("acme", []EventInput{ev("a", "", `1`)}); err != nil {
+		t.Fatal(err)
+	}
+	// Badger's own words, through the logger it was given.
+	badgerLogger{s: zap.NewNop().Sugar(), sync: s.syncErrs}.Errorf("Error while curlf sync: %v\n", errors.New("input/output error"))
+	var f *FailedError
+	if err := s.Err(); !errors.As(err, &f) || !strings.Contains(err.Error(), "input/output error") {
+		t.Fatalf("Err() = %v, want the sync failure", err)
+	}
+	if _, err := s.Append("acme", []EventInput{ev("a", "", `2`)}); err == nil {
+		t.Error("append acknowledged after a value-log sync failure")
+	}
+	if s.Ready() == nil {
+		t.Error("Ready() = nil after a value-log sync failure")
 	}
 }
