@@ -72,7 +72,8 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 		debug.SetMemoryLimit(cfg.Server.MemoryLimit)
 	}
 	store, err := wal.Open(wal.Options{Dir: cfg.Storage.Dir, Retention: cfg.Storage.Retention.Duration, Logger: log,
-		MemTableSize: int64(cfg.Storage.MemtableBytes), NoCompression: cfg.Storage.Compression == "none"})
+		MemTableSize: int64(cfg.Storage.MemtableBytes), NoCompression: cfg.Storage.Compression == "none",
+		ValueThreshold: cfg.Storage.ValueThreshold})
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,9 @@ type Storage struct {
 	MemtableBytes int `toml:"memtable_bytes"`
 	// Compression of the store's tables: "snappy" or "none".
 	Compression string `toml:"compression"`
+	// ValueThreshold: stored values this large or larger go to Badger's
+	// value log (see config.example.toml).
+	ValueThreshold int `toml:"value_threshold"`
 }
 
 // APIKey is one accepted API key, stored only as the hex SHA-256 of the key.

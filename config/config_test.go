@@ -80,6 +80,7 @@ dir = "/var/lib/hookd"
 retention = "720h"
 memtable_bytes = 16777216
 compression = "none"
+value_threshold = 512
 
 [auth]
 mode = "apikey"
@@ -124,7 +125,7 @@ format = "console"
 
 var fullConfig = Config{
 	Server:  Server{Listen: "0.0.0.0:9000", MaxBodyBytes: 1 << 20, ShutdownTimeout: dur("30s"), MemoryLimit: 512 << 20},
-	Storage: Storage{Dir: "/var/lib/hookd", Retention: dur("720h"), MemtableBytes: 16 << 20, Compression: "none"},
+	Storage: Storage{Dir: "/var/lib/hookd", Retention: dur("720h"), MemtableBytes: 16 << 20, Compression: "none", ValueThreshold: 512},
 	Auth: Auth{
 		Mode: "apikey", JWTSecret: "0123456789abcdef0123", JWTPublicKeyFile: "/etc/hookd/jwt.pem",
 		JWKSFile: "/etc/hookd/jwks.json", Issuer: "https://id.example.com", Audience: "hookd", AllowInsecure: true,
@@ -240,6 +241,7 @@ func TestValidate(t *testing.T) {
 		{"body 1KiB", func(c *Config) { c.Server.MaxBodyBytes = 1024; c.Events.MaxDataBytes = 1024 }, ""},
 		{"shutdown 0", func(c *Config) { c.Server.ShutdownTimeout = dur("0s") }, "server.shutdown_timeout"},
 		{"memory limit too small", func(c *Config) { c.Server.MemoryLimit = 1 << 20 }, "server.memory_limit"},
+		{"value threshold too small", func(c *Config) { c.Storage.ValueThreshold = 10 }, "storage.value_threshold"},
 		{"dir empty", func(c *Config) { c.Storage.Dir = "" }, "storage.dir"},
 		{"retention short", func(c *Config) { c.Storage.Retention = dur("59s") }, "storage.retention"},
 		{"auth mode", func(c *Config) { c.Auth.Mode = "oauth" }, "auth.mode"},

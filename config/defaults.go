@@ -19,10 +19,11 @@ func Default() Config {
 			MemoryLimit:     256 << 20,
 		},
 		Storage: Storage{
-			Dir:           "./hookd-data",
-			Retention:     d(168 * time.Hour),
-			MemtableBytes: 32 << 20,
-			Compression:   "snappy",
+			Dir:            "./hookd-data",
+			Retention:      d(168 * time.Hour),
+			MemtableBytes:  32 << 20,
+			Compression:    "snappy",
+			ValueThreshold: 1024,
 		},
 		Auth: Auth{Mode: AuthNone},
 		Delivery: Delivery{

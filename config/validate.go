@@ -37,6 +37,8 @@ func (c Config) Validate() error {
 	v.check(c.Storage.Retention.Duration >= time.Minute, "storage.retention", "must be at least 1m, got %s", c.Storage.Retention)
 	v.check(c.Storage.Compression == "snappy" || c.Storage.Compression == "none", "storage.compression",
 		`must be "snappy" or "none", got %q`, c.Storage.Compression)
+	v.check(c.Storage.ValueThreshold >= 64 && c.Storage.ValueThreshold <= 1<<20, "storage.value_threshold",
+		"must be from 64 bytes to 1 MiB (1048576), got %d", c.Storage.ValueThreshold)
 	v.check(c.Storage.MemtableBytes >= 4<<20 && c.Storage.MemtableBytes <= 1<<30, "storage.memtable_bytes",
 		"must be from 4 MiB (4194304) to 1 GiB, got %d", c.Storage.MemtableBytes)
 	v.check(c.Events.TenantRateLimit >= 0 && c.Events.TenantRateLimit <= 10_000_000, "events.tenant_rate_limit",

@@ -104,7 +104,7 @@ type entry struct {
 
 func (g *group) add(e *badger.Entry, del ...bool) {
 	v := int64(len(e.Value))
-	if v >= valueThreshold {
+	if v >= int64(g.s.opts.ValueThreshold) {
 		v = 12
 	}
 	g.size += int64(len(e.Key)) + v + 12 // as Badger's own estimate

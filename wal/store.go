@@ -33,10 +33,17 @@ type Options struct {
 	// NoCompression stores tables uncompressed: less memory while tables
 	// are built, larger tables and so more compaction I/O. Default: Snappy.
 	NoCompression bool
+	// ValueThreshold: values of this many bytes or more (encoded events,
+	// batch records) are kept in Badger's value log instead of its LSM
+	// tree; default 1 KiB. Lower keeps payloads out of compactions (faster
+	// sustained ingest and delivery, less heap) at the price of a second
+	// synced file per commit (higher commit latency).
+	ValueThreshold int
 }
 
-// valueThreshold: values this large or larger go to Badger's value log.
-const valueThreshold = 1 << 10
+// defaultValueThreshold: values this large or larger go to Badger's value
+// log (Options.ValueThreshold).
+const defaultValueThreshold = 1 << 10
 
 // Store is the durable store. It is safe for concurrent use.
 type Store struct {
@@ -90,6 +97,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.ValueThreshold <= 0 {
+		opts.ValueThreshold = defaultValueThreshold
+	}
 	if opts.MemTableSize <= 0 {
 		opts.MemTableSize = 64 << 20
 	}
@@ -106,7 +116,7 @@ func Open(opts Options) (*Store, error) {
 		WithNumCompactors(4).
 		WithBaseTableSize(2 << 20).
 		WithCompression(compression(opts.NoCompression)).
-		WithValueThreshold(valueThreshold).
+		WithValueThreshold(int64(opts.ValueThreshold)).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(32 << 20).
 		WithLogger(badgerLogger{s: opts.Logger.Sugar(), sync: syncErrs}).
