@@ -33,7 +33,7 @@ func (r AppendResult) Accepted() int {
 }
 
 // Append stores events for tenant and returns only once they are synced to
-// disk, together with one queue entry for each active webhook of the tenant
+// disk, together with one queue record for each active webhook of the tenant
 // whose filter matches (fan-out), and any event type not seen before.
 // Events with a known idempotency key are not stored again and fan out to
 // nobody. The request is all or nothing.
