@@ -36,7 +36,9 @@ func (r AppendResult) Accepted() int {
 // disk, together with one queue record for each active webhook of the tenant
 // whose filter matches (fan-out), and any event type not seen before.
 // Events with a known idempotency key are not stored again and fan out to
-// nobody. The request is all or nothing.
+// nobody. The request is all or nothing. The store keeps a reference to
+// the Data (and Refs) of events that fanned out, to serve them from memory
+// for a while: callers must not change them afterwards.
 func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 	res := AppendResult{IDs: make([]ID, len(evs)), Duplicate: make([]bool, len(evs))}
 	var newTypes []string
