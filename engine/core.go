@@ -402,12 +402,7 @@ func (c *Core) Result(now time.Time, id wal.ID, v Verdict, counted bool) Outcome
 	if b == nil {
 		return Outcome{}
 	}
-	h := c.hooks[b.Hook]
-	b.inFlight = false
-	h.inFlight--
-	b.dest.inFlight--
-	c.offer(b.dest)
-	c.touch(b.Hook)
+	h := c.endAttempt(b)
 	if !counted {
 		b.NextAttemptAt = now.Add(50 * time.Millisecond)
 		if m := b.manual; m != nil {
@@ -448,14 +443,21 @@ func (c *Core) Drop(id wal.ID) {
 	if b == nil || !b.inFlight {
 		return
 	}
+	h := c.endAttempt(b)
+	b.manual = nil
+	c.closeBatch(h, b)
+}
+
+// endAttempt ends b's attempt in flight: its webhook's and its
+// destination's slots are free again. It returns b's webhook.
+func (c *Core) endAttempt(b *batch) *hook {
 	h := c.hooks[b.Hook]
 	b.inFlight = false
 	h.inFlight--
 	b.dest.inFlight--
 	c.offer(b.dest)
 	c.touch(b.Hook)
-	b.manual = nil
-	c.closeBatch(h, b)
+	return h
 }
 
 func isOpenStatus(s string) bool { return s == wal.BatchPending || s == wal.BatchRetrying }
