@@ -62,58 +62,36 @@ func (p *fastParser) eat(c byte) bool {
 // event parses one event object into w; with events not nil, an "events"
 // key is accepted too (the top level).
 func (p *fastParser) event(w *wireEvent, events **[]wireEvent) bool {
-	if !p.open('{') {
-		return false
-	}
-	defer p.close()
-	p.ws()
-	if p.eat('}') {
-		return true
-	}
 	var seenType, seenData, seenID, seenEvents bool
-	for {
+	return p.list('{', '}', func() bool {
 		key, ok := p.plainString()
-		if !ok {
+		if !ok || !p.colon() {
 			return false
 		}
-		p.ws()
-		if !p.eat(':') {
-			return false
-		}
-		p.ws()
 		switch string(key) {
 		case "type":
-			if seenType {
+			s, ok := p.plainString()
+			if seenType || !ok {
 				return false
 			}
 			seenType = true
-			s, ok := p.plainString()
-			if !ok {
-				return false
-			}
 			if string(s) != p.lastType {
 				p.lastType = string(s)
 			}
 			w.Type = p.lastType
 		case "id":
-			if seenID {
+			s, ok := p.plainString()
+			if seenID || !ok {
 				return false
 			}
 			seenID = true
-			s, ok := p.plainString()
-			if !ok {
-				return false
-			}
 			w.ID = string(s)
 		case "data":
-			if seenData {
+			start := p.i
+			if seenData || !p.value() {
 				return false
 			}
 			seenData = true
-			start := p.i
-			if !p.value() {
-				return false
-			}
 			n := len(p.own)
 			p.own = append(p.own, p.b[start:p.i]...)
 			w.Data = json.RawMessage(p.own[n:len(p.own):len(p.own)])
@@ -123,7 +101,7 @@ func (p *fastParser) event(w *wireEvent, events **[]wireEvent) bool {
 			}
 			seenEvents = true
 			if p.literal("null") {
-				break
+				return true
 			}
 			list, ok := p.events()
 			if !ok {
@@ -133,8 +111,44 @@ func (p *fastParser) event(w *wireEvent, events **[]wireEvent) bool {
 		default:
 			return false
 		}
+		return true
+	})
+}
+
+func (p *fastParser) events() ([]wireEvent, bool) {
+	list := []wireEvent{}
+	ok := p.list('[', ']', func() bool {
+		if len(list) == maxEventsPerRequest {
+			return false // encoding/json words the error
+		}
+		var w wireEvent
+		if !p.event(&w, nil) {
+			return false
+		}
+		list = append(list, w)
+		return true
+	})
+	return list, ok
+}
+
+// list parses an object or array (opened by open, closed by close) whose
+// members item parses, comma-separated: the one loop behind every object
+// and array here.
+func (p *fastParser) list(open, close byte, item func() bool) bool {
+	if !p.open(open) {
+		return false
+	}
+	defer p.close()
+	p.ws()
+	if p.eat(close) {
+		return true
+	}
+	for {
+		if !item() {
+			return false
+		}
 		p.ws()
-		if p.eat('}') {
+		if p.eat(close) {
 			return true
 		}
 		if !p.eat(',') {
@@ -144,34 +158,14 @@ func (p *fastParser) event(w *wireEvent, events **[]wireEvent) bool {
 	}
 }
 
-func (p *fastParser) events() ([]wireEvent, bool) {
-	if !p.open('[') {
-		return nil, false
-	}
-	defer p.close()
-	list := []wireEvent{}
+// colon reads the ':' after an object key, with the spaces around it.
+func (p *fastParser) colon() bool {
 	p.ws()
-	if p.eat(']') {
-		return list, true
+	if !p.eat(':') {
+		return false
 	}
-	for {
-		if len(list) == maxEventsPerRequest {
-			return nil, false // encoding/json words the error
-		}
-		var w wireEvent
-		if !p.event(&w, nil) {
-			return nil, false
-		}
-		list = append(list, w)
-		p.ws()
-		if p.eat(']') {
-			return list, true
-		}
-		if !p.eat(',') {
-			return nil, false
-		}
-		p.ws()
-	}
+	p.ws()
+	return true
 }
 
 // plainString reads a string of printable ASCII without escapes and
@@ -204,57 +198,9 @@ func (p *fastParser) value() bool {
 	}
 	switch c := p.b[p.i]; {
 	case c == '{':
-		if !p.open('{') {
-			return false
-		}
-		defer p.close()
-		p.ws()
-		if p.eat('}') {
-			return true
-		}
-		for {
-			if !p.string() {
-				return false
-			}
-			p.ws()
-			if !p.eat(':') {
-				return false
-			}
-			p.ws()
-			if !p.value() {
-				return false
-			}
-			p.ws()
-			if p.eat('}') {
-				return true
-			}
-			if !p.eat(',') {
-				return false
-			}
-			p.ws()
-		}
+		return p.list('{', '}', func() bool { return p.string() && p.colon() && p.value() })
 	case c == '[':
-		if !p.open('[') {
-			return false
-		}
-		defer p.close()
-		p.ws()
-		if p.eat(']') {
-			return true
-		}
-		for {
-			if !p.value() {
-				return false
-			}
-			p.ws()
-			if p.eat(']') {
-				return true
-			}
-			if !p.eat(',') {
-				return false
-			}
-			p.ws()
-		}
+		return p.list('[', ']', p.value)
 	case c == '"':
 		return p.string()
 	case c == 't':
@@ -269,7 +215,8 @@ func (p *fastParser) value() bool {
 	return false
 }
 
-// open eats c, an object's or array's opening, within maxJSONDepth.
+// open eats c, an object's or array's opening, within maxJSONDepth;
+// close is called when it is closed (or the parse fails inside it).
 func (p *fastParser) open(c byte) bool {
 	if p.depth == maxJSONDepth || !p.eat(c) {
 		return false

@@ -155,3 +155,17 @@ func TestFastBodyTakesTheCommonShapes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDecodeEvents decodes a 100-event publish body of ~300-byte
+// events, the shape of the ingest benchmarks.
+func BenchmarkDecodeEvents(b *testing.B) {
+	ev := `{"type":"order.created","data":{"t":1795421700000,"pad":"` + strings.Repeat("x", 240) + `"}}`
+	body := []byte(`{"events":[` + strings.Repeat(ev+",", 99) + ev + `]}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeEvents("application/json", body, 1<<20); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
