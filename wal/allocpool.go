@@ -39,9 +39,3 @@ func unpoolTableBuilders(db *badger.DB) error {
 	atomic.StorePointer(p, unsafe.Pointer(z.NewAllocatorPool(0)))
 	return nil
 }
-
-// tableBuilderPool returns the pool Badger's builders take allocators from.
-func tableBuilderPool(db *badger.DB) *z.AllocatorPool {
-	f := reflect.ValueOf(db).Elem().FieldByName("allocPool")
-	return (*z.AllocatorPool)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(f.UnsafeAddr()))))
-}

@@ -1,7 +1,13 @@
 package wal
 
 import (
+	"reflect"
+	"sync/atomic"
 	"testing"
+	"unsafe"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/ristretto/v2/z"
 )
 
 // The store's Badger keeps no table-builder allocators: one taken from its
@@ -15,4 +21,10 @@ func TestUnpooledTableBuilders(t *testing.T) {
 	if b := pool.Get(1<<10, "test"); b == a {
 		t.Fatal("the pool kept an allocator: Badger's builders would hoard memory")
 	}
+}
+
+// tableBuilderPool returns the pool Badger's builders take allocators from.
+func tableBuilderPool(db *badger.DB) *z.AllocatorPool {
+	f := reflect.ValueOf(db).Elem().FieldByName("allocPool")
+	return (*z.AllocatorPool)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(f.UnsafeAddr()))))
 }

@@ -46,11 +46,7 @@ type HookHealth struct {
 	LastFailure  time.Time `json:"lastFailure,omitzero"`
 }
 
-func healthKey(wh ID) []byte {
-	k := make([]byte, 0, 18)
-	k = append(k, pfxHealth, '/')
-	return append(k, wh[:]...)
-}
+func healthKey(wh ID) []byte { return hookKey(pfxHealth, wh, 0) }
 
 // Health returns the stored health of a webhook (false: none stored).
 func (s *Store) Health(webhook ID) (HookHealth, bool, error) {
@@ -153,12 +149,7 @@ func attemptKey(tenant string, batch, id ID) []byte {
 	return append(k, id[:]...)
 }
 
-func openKey(wh, batch ID) []byte {
-	k := make([]byte, 0, 34)
-	k = append(k, pfxOpen, '/')
-	k = append(k, wh[:]...)
-	return append(k, batch[:]...)
-}
+func openKey(wh, batch ID) []byte { return append(hookKey(pfxOpen, wh, 16), batch[:]...) }
 
 func deliveryKey(tenant string, wh, lastEvt ID) []byte {
 	k := tenantKey(pfxDelivery, tenant, 32)
@@ -166,11 +157,7 @@ func deliveryKey(tenant string, wh, lastEvt ID) []byte {
 	return append(k, lastEvt[:]...)
 }
 
-func cursorKey(wh ID) []byte {
-	k := make([]byte, 0, 18)
-	k = append(k, pfxCursor, '/')
-	return append(k, wh[:]...)
-}
+func cursorKey(wh ID) []byte { return hookKey(pfxCursor, wh, 0) }
 
 // NewID returns a fresh time-ordered ID (batches, attempts).
 func (s *Store) NewID() ID { return s.ids.New(s.opts.Now()) }

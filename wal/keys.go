@@ -41,11 +41,14 @@ func eventTypeKey(tenant, name string) []byte {
 	return append(tenantKey(pfxEventType, tenant, len(name)), name...)
 }
 
-func queuePrefix(webhook ID) []byte {
-	k := make([]byte, 0, 2+32)
-	k = append(k, pfxQueue, '/')
+// hookKey is pfx/<webhook-id>, with room for extra bytes after it.
+func hookKey(pfx byte, webhook ID, extra int) []byte {
+	k := make([]byte, 0, 2+len(webhook)+extra)
+	k = append(k, pfx, '/')
 	return append(k, webhook[:]...)
 }
+
+func queuePrefix(webhook ID) []byte { return hookKey(pfxQueue, webhook, 16) }
 
 func queueKey(webhook, event ID) []byte {
 	return append(queuePrefix(webhook), event[:]...)
