@@ -35,4 +35,7 @@ func BenchmarkDeliver(b *testing.B) {
 	}
 }
 
+// benchClients is the number of publishers, from HOOKDTEST_CLIENTS (unset:
+// bench.Deliver's default, 8). Not HOOKD_: hookd would read that as a
+// setting.
 func benchClients() int { n, _ := strconv.Atoi(os.Getenv("HOOKDTEST_CLIENTS")); return n }
