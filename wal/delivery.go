@@ -287,11 +287,18 @@ func maxID(a, b ID) ID {
 // SaveBatch stores the batch's new state and, when a is not nil, the
 // attempt, together. A batch that is no longer open leaves the open index
 // and, like its attempts, expires after the retention period.
-func (s *Store) SaveBatch(b *Batch, a *Attempt) error { return s.SaveResult(b, a, nil) }
+func (s *Store) SaveBatch(b *Batch, a *Attempt) error { return s.saveBatch(b, a, nil, false) }
 
-// SaveResult is SaveBatch that also stores the webhook's health when h is
-// not nil, in the same commit.
+// SaveResult stores what an attempt did: SaveBatch plus the webhook's
+// health when h is not nil, in the same commit. It returns once written,
+// without waiting for the disk: a power cut may lose the last results
+// (a process crash loses none), and their batches are then sent again
+// under the same webhook-id, as a receiver that deduplicates expects.
 func (s *Store) SaveResult(b *Batch, a *Attempt, h *HookHealth) error {
+	return s.saveBatch(b, a, h, true)
+}
+
+func (s *Store) saveBatch(b *Batch, a *Attempt, h *HookHealth, lazy bool) error {
 	var ttl time.Duration
 	if !b.Open() {
 		ttl = s.opts.Retention
@@ -311,7 +318,7 @@ func (s *Store) SaveResult(b *Batch, a *Attempt, h *HookHealth) error {
 			return err
 		}
 	}
-	o := &op{weight: 1}
+	o := &op{weight: 1, lazy: lazy}
 	o.apply = func(g *group) error {
 		g.set(batchKey(b.Tenant, b.WebhookID, b.ID), bv, ttl)
 		if b.Open() {

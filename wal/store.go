@@ -3,7 +3,6 @@ package wal
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,12 +74,24 @@ type Store struct {
 	cursorMu sync.Mutex
 	cursors  map[ID]ID // per webhook: the last consumed queue entry
 
-	recent   *recent       // events fanned out lately, for the engine's first read
-	syncErrs *syncFailures // value-log sync failures Badger only logs
+	recent *recent // events fanned out lately, for the engine's first read
+
+	// The syncer (commit.go): unsynced is the written group waiting for it.
+	syncMu         sync.Mutex
+	syncCond       *sync.Cond
+	unsynced       []*op
+	syncClosed     bool
+	synced         chan struct{} // syncer exited
+	memLogs, vlogs *rotatingLog
+	vlogDirty      atomic.Bool // written to the value log since its last sync
+	syncing        atomic.Bool // a written group waits for or is in a sync
 
 	// injectErr, when set (tests only), fails the next commits with its
-	// error before anything reaches Badger, as a failed fsync would.
-	injectErr atomic.Pointer[error]
+	// error before anything reaches Badger; injectSyncErr fails the next
+	// syncs, as a failed fsync would.
+	injectErr     atomic.Pointer[error]
+	injectSyncErr atomic.Pointer[error]
+	beforeSync    atomic.Pointer[func()] // tests: runs before each sync
 }
 
 // Open opens (or creates) the store in opts.Dir and starts its committer.
@@ -103,9 +114,10 @@ func Open(opts Options) (*Store, error) {
 	if opts.MemTableSize <= 0 {
 		opts.MemTableSize = 64 << 20
 	}
-	syncErrs := &syncFailures{}
 	bo := badger.DefaultOptions(opts.Dir).
-		WithSyncWrites(true).
+		// The store syncs itself, after each written group, overlapping
+		// the next write (commit.go).
+		WithSyncWrites(false).
 		WithDetectConflicts(false).
 		WithNumVersionsToKeep(1).
 		// Memory is the budget here (DESIGN: O(webhooks + in-flight)):
@@ -119,7 +131,7 @@ func Open(opts Options) (*Store, error) {
 		WithValueThreshold(int64(opts.ValueThreshold)).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(32 << 20).
-		WithLogger(badgerLogger{s: opts.Logger.Sugar(), sync: syncErrs}).
+		WithLogger(badgerLogger{s: opts.Logger.Sugar()}).
 		WithLoggingLevel(badger.WARNING)
 	if opts.InMemory {
 		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).WithValueThreshold(1 << 20)
@@ -147,12 +159,19 @@ func Open(opts Options) (*Store, error) {
 		gcStop:   make(chan struct{}),
 		gcDone:   make(chan struct{}),
 	}
-	s.syncErrs = syncErrs
-	syncErrs.attach(s)
-	if err := s.loadCaches(); err != nil {
+	s.syncCond = sync.NewCond(&s.syncMu)
+	s.synced = make(chan struct{})
+	if s.memLogs, err = newRotatingLog(opts.Dir, 5, ".mem", opts.InMemory); err == nil {
+		s.vlogs, err = newRotatingLog(opts.Dir, 6, ".vlog", opts.InMemory)
+	}
+	if err == nil {
+		err = s.loadCaches()
+	}
+	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
+	go s.syncLoop()
 	go s.commitLoop()
 	go s.gcLoop()
 	return s, nil
@@ -173,6 +192,8 @@ func (s *Store) Close() error {
 	<-s.stopped
 	close(s.gcStop)
 	<-s.gcDone
+	s.memLogs.close()
+	s.vlogs.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("wal: close: %w", err)
 	}
@@ -237,7 +258,16 @@ func (s *Store) gcLoop() {
 		case <-s.gcStop:
 			return
 		case <-t.C:
+			// GC rewrites live values into the newest value-log file and
+			// deletes the old one without syncing (Badger runs without
+			// synced writes here): sync right after each file.
 			for s.db.RunValueLogGC(0.5) == nil {
+				if s.syncBarrier() != nil {
+					break
+				}
+			}
+			if s.syncBarrier() != nil {
+				return
 			}
 		}
 	}
@@ -255,55 +285,9 @@ func translate(err error) error {
 	return err
 }
 
-type badgerLogger struct {
-	s    *zap.SugaredLogger
-	sync *syncFailures
-}
+type badgerLogger struct{ s *zap.SugaredLogger }
 
-func (l badgerLogger) Errorf(f string, a ...any) {
-	if strings.HasPrefix(f, vlogSyncFailed) {
-		l.sync.report(fmt.Errorf("value log sync: %s", strings.TrimSpace(fmt.Sprintf(f[len(vlogSyncFailed):], a...))))
-	}
-	l.s.Errorf("badger: "+f, a...)
-}
-
-// vlogSyncFailed is how Badger reports a failed sync of its value log.
-// It does not fail the write (values of 1 KiB or more, event payloads
-// among them, live there), it only logs this; so the store turns the log
-// line into its own fail-stop, and the commit it belonged to, still in
-// flight when it is logged, is not acknowledged (commitGroup checks Err
-// after the write returns).
-const vlogSyncFailed = "Error while curlf sync:"
-
-// syncFailures carries value-log sync failures to the store, including
-// one that happens while Badger opens, before the store exists.
-type syncFailures struct {
-	mu      sync.Mutex
-	store   *Store
-	pending error
-}
-
-func (f *syncFailures) report(err error) {
-	f.mu.Lock()
-	st := f.store
-	if st == nil && f.pending == nil {
-		f.pending = err
-	}
-	f.mu.Unlock()
-	if st != nil {
-		st.fail(err)
-	}
-}
-
-func (f *syncFailures) attach(s *Store) {
-	f.mu.Lock()
-	f.store = s
-	err := f.pending
-	f.mu.Unlock()
-	if err != nil {
-		s.fail(err)
-	}
-}
+func (l badgerLogger) Errorf(f string, a ...any)   { l.s.Errorf("badger: "+f, a...) }
 func (l badgerLogger) Warningf(f string, a ...any) { l.s.Warnf("badger: "+f, a...) }
 func (l badgerLogger) Infof(f string, a ...any)    { l.s.Debugf("badger: "+f, a...) }
 func (l badgerLogger) Debugf(f string, a ...any)   { l.s.Debugf("badger: "+f, a...) }

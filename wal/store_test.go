@@ -8,8 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 func openTest(t testing.TB, dir string) *Store {
@@ -339,23 +337,27 @@ func TestGetEventsMissingIsNil(t *testing.T) {
 	}
 }
 
-// Badger only logs a failed sync of its value log (where values of 1 KiB
-// or more live); the store makes it fail-stop like any failed commit.
-func TestValueLogSyncFailureIsFailStop(t *testing.T) {
+// A failed sync fails the store like a failed write: the group it
+// belonged to is not acknowledged, nor is anything after it.
+func TestSyncFailureIsFailStop(t *testing.T) {
 	s := openTest(t, "")
 	if _, err := s.Append("acme", []EventInput{ev("a", "", `1`)}); err != nil {
 		t.Fatal(err)
 	}
-	// Badger's own words, through the logger it was given.
-	badgerLogger{s: zap.NewNop().Sugar(), sync: s.syncErrs}.Errorf("Error while curlf sync: %v\n", errors.New("input/output error"))
+	boom := errors.New("input/output error")
+	s.injectSyncErr.Store(&boom)
+	if _, err := s.Append("acme", []EventInput{ev("a", "", `2`)}); err == nil {
+		t.Fatal("append acknowledged although its sync failed")
+	}
+	s.injectSyncErr.Store(nil) // the disk "recovers": the store must stay failed
 	var f *FailedError
 	if err := s.Err(); !errors.As(err, &f) || !strings.Contains(err.Error(), "input/output error") {
 		t.Fatalf("Err() = %v, want the sync failure", err)
 	}
-	if _, err := s.Append("acme", []EventInput{ev("a", "", `2`)}); err == nil {
-		t.Error("append acknowledged after a value-log sync failure")
+	if _, err := s.Append("acme", []EventInput{ev("a", "", `3`)}); err == nil {
+		t.Error("append acknowledged after a sync failure")
 	}
 	if s.Ready() == nil {
-		t.Error("Ready() = nil after a value-log sync failure")
+		t.Error("Ready() = nil after a sync failure")
 	}
 }

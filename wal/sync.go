@@ -1,0 +1,107 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// rotatingLog follows one of Badger's numbered log files (memtable logs
+// "00001.mem", value logs "000001.vlog"), the newest of which is the one
+// being written. Badger is opened without synced writes and the store
+// syncs after each written group (syncFiles): the newest file, and any
+// that was the newest at the last sync and has since been followed by
+// another, as it may still hold unsynced writes.
+type rotatingLog struct {
+	dir   string
+	width int    // digits of the number
+	ext   string // ".mem", ".vlog"
+	last  int    // the newest file seen (-1: none, or an in-memory store)
+	f     *os.File
+}
+
+func newRotatingLog(dir string, width int, ext string, inMemory bool) (*rotatingLog, error) {
+	if inMemory {
+		return &rotatingLog{last: -1}, nil // dir "": nothing to sync
+	}
+	l := &rotatingLog{dir: dir, width: width, ext: ext, last: -1}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ext)
+		if !ok {
+			continue
+		}
+		if n, err := strconv.Atoi(name); err == nil && n > l.last {
+			l.last = n
+		}
+	}
+	if l.last >= 0 {
+		if l.f, err = os.Open(l.path(l.last)); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+func (l *rotatingLog) path(n int) string {
+	return filepath.Join(l.dir, fmt.Sprintf("%0*d%s", l.width, n, l.ext))
+}
+
+// sync fsyncs the newest file and the ones rotated out since the last
+// call. A file Badger has meanwhile deleted (a memtable flushed to a
+// synced table) needs nothing. fsync covers pages written through
+// Badger's memory maps, as msync does.
+func (l *rotatingLog) sync() error {
+	if l.dir == "" {
+		return nil
+	}
+	for {
+		next, err := os.Open(l.path(l.last + 1))
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if l.f != nil {
+			err = syncClose(l.f)
+		}
+		l.f, l.last = next, l.last+1
+		if err != nil {
+			return err
+		}
+	}
+	if l.f == nil {
+		return nil
+	}
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", filepath.Base(l.f.Name()), err)
+	}
+	return nil
+}
+
+func syncClose(f *os.File) error {
+	err := f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", filepath.Base(f.Name()), err)
+	}
+	return nil
+}
+
+// close releases the file kept open.
+func (l *rotatingLog) close() {
+	if l.f != nil {
+		_ = l.f.Close()
+		l.f = nil
+	}
+}

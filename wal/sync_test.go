@@ -1,0 +1,114 @@
+package wal
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// An attempt's result is written without waiting for the disk; an append
+// (or anything acknowledged to a client) waits for its sync.
+func TestResultsDoNotWaitForSync(t *testing.T) {
+	s := openTest(t, "")
+	hold, entered := make(chan struct{}), make(chan struct{}, 16)
+	f := func() { entered <- struct{}{}; <-hold }
+	s.beforeSync.Store(&f)
+	appended := make(chan error, 1)
+	go func() {
+		_, err := s.Append("acme", []EventInput{ev("a", "", `1`)})
+		appended <- err
+	}()
+	<-entered // the append is written and its sync has started: held
+	wh, b := s.NewID(), s.NewID()
+	batch := &Batch{ID: b, WebhookID: wh, Tenant: "acme", Status: BatchDelivered, Attempts: 1, MaxAttempts: 3}
+	att := &Attempt{ID: s.NewID(), BatchID: b, WebhookID: wh, Tenant: "acme", Status: AttemptSucceeded, Trigger: TriggerAuto}
+	if err := s.SaveResult(batch, att, nil); err != nil { // returns while the sync is held
+		t.Fatal(err)
+	}
+	if got, err := s.GetBatch("acme", wh, b); err != nil || got.Status != BatchDelivered {
+		t.Fatalf("GetBatch = %+v, %v", got, err)
+	}
+	select {
+	case err := <-appended:
+		t.Fatalf("append acknowledged before its sync: %v", err)
+	default:
+	}
+	close(hold)
+	if err := <-appended; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Badger is opened without synced writes: the store syncs the active
+// memtable log itself and must follow it when Badger rotates to a new one,
+// syncing the one left behind.
+func TestSyncFollowsMemtableRotation(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	first := s.memLogs.last
+	if first < 0 || s.memLogs.f == nil {
+		t.Fatalf("no memtable log found at open (last %d)", first)
+	}
+	data := make([]byte, 400)
+	for i := range data {
+		data[i] = 'x'
+	}
+	for i := 0; i < 200 && s.memLogs.last < first+2; i++ {
+		in := make([]EventInput, 100)
+		for j := range in {
+			in[j] = ev("a", "", `"`+string(data)+`"`)
+		}
+		if _, err := s.Append("acme", in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.memLogs.last < first+2 {
+		t.Fatalf("memtable log %d → %d after 8 MB of events: rotations not followed", first, s.memLogs.last)
+	}
+	if want := s.memLogs.path(s.memLogs.last); s.memLogs.f.Name() != want {
+		t.Fatalf("syncing %s, newest is %s", s.memLogs.f.Name(), want)
+	}
+}
+
+func TestRotatingLog(t *testing.T) {
+	dir := t.TempDir()
+	touch := func(name string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	touch("00003.mem")
+	touch("00007.mem")
+	touch("000002.vlog")
+	touch("MANIFEST")
+	l, err := newRotatingLog(dir, 5, ".mem", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	if l.last != 7 {
+		t.Fatalf("last = %d, want 7", l.last)
+	}
+	if err := l.sync(); err != nil || l.last != 7 {
+		t.Fatalf("sync without rotation: last %d, %v", l.last, err)
+	}
+	touch("00008.mem")
+	touch("00009.mem")
+	if err := os.Remove(filepath.Join(dir, "00007.mem")); err != nil { // flushed meanwhile
+		t.Fatal(err)
+	}
+	if err := l.sync(); err != nil || l.last != 9 || filepath.Base(l.f.Name()) != "00009.mem" {
+		t.Fatalf("after rotation: last %d, file %s, %v", l.last, l.f.Name(), err)
+	}
+	empty, err := newRotatingLog(t.TempDir(), 6, ".vlog", false)
+	if err != nil || empty.last != -1 || empty.sync() != nil {
+		t.Fatalf("empty dir: %+v, %v", empty, err)
+	}
+	mem, _ := newRotatingLog(dir, 5, ".mem", true)
+	if mem.sync() != nil {
+		t.Fatal("in-memory sync failed")
+	}
+}
