@@ -195,18 +195,23 @@ func (s *Store) GetEvents(tenant string, ids []ID) ([]*Event, error) {
 		return nil, err
 	}
 	out := make([]*Event, len(ids))
-	now, missed := s.opts.Now(), false
+	now, missed := s.opts.Now(), 0
 	for i, id := range ids {
 		if e, ok := s.recent.get(tenant, id, now, s.opts.Retention); ok {
 			out[i] = e
 		} else {
-			missed = true
+			missed++
 		}
 	}
-	if !missed {
+	if missed == 0 {
 		return out, nil
 	}
 	err := s.db.View(func(txn *badger.Txn) error {
+		if missed >= scanMin {
+			if err := scanEvents(txn, tenant, ids, out); err != nil {
+				return err
+			}
+		}
 		for i, id := range ids {
 			if out[i] != nil {
 				continue
@@ -230,6 +235,53 @@ func (s *Store) GetEvents(tenant string, ids []ID) ([]*Event, error) {
 		return nil, translate(err)
 	}
 	return out, nil
+}
+
+// scanMin is how many events missing from the cache make GetEvents read
+// them with one iterator (a seek, then the next keys) rather than a lookup
+// each: a backlog's events are neighbours in the key space.
+const scanMin = 8
+
+// scanEvents fills the nil entries of out (ids ascending, as queues are)
+// from one pass over the tenant's events between the first and the last
+// missing id. It gives up, leaving the rest to lookups, once it has
+// stepped over more keys than it was asked for (events the webhook does
+// not take lie between).
+func scanEvents(txn *badger.Txn, tenant string, ids []ID, out []*Event) error {
+	first := -1
+	for i := range ids {
+		if out[i] == nil {
+			first = i
+			break
+		}
+	}
+	pfx := tenantKey(pfxEvent, tenant, 16)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
+	defer it.Close()
+	budget := 2*len(ids) + 16
+	i := first
+	for it.Seek(append(pfx, ids[first][:]...)); it.ValidForPrefix(pfx) && i < len(ids) && budget > 0; it.Next() {
+		budget--
+		k := it.Item().Key()
+		if len(k) != len(pfx)+16 {
+			continue
+		}
+		var id ID
+		copy(id[:], k[len(pfx):])
+		for i < len(ids) && (out[i] != nil || compareID(ids[i], id) < 0) {
+			i++ // cached, or not stored (retention ended): the lookups see
+		}
+		if i == len(ids) || ids[i] != id {
+			continue
+		}
+		e := &Event{ID: id, Tenant: tenant}
+		if err := it.Item().Value(func(v []byte) error { return decodeEvent(v, e) }); err != nil {
+			return err
+		}
+		out[i] = e
+		i++
+	}
+	return nil
 }
 
 // OpenBatches stores new batches and consumes their events' queue

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/dgraph-io/badger/v4"
 	"strings"
 	"sync"
 	"testing"
@@ -359,5 +360,84 @@ func TestSyncFailureIsFailStop(t *testing.T) {
 	}
 	if s.Ready() == nil {
 		t.Error("Ready() = nil after a sync failure")
+	}
+}
+
+// Many events missing from the cache are read in one scan; gaps (events
+// of other webhooks), ids never stored and cached ones mix with them.
+func TestGetEventsScan(t *testing.T) {
+	s := openTest(t, "")
+	var in []EventInput
+	for i := 0; i < 60; i++ {
+		in = append(in, ev("a", "", fmt.Sprintf(`{"n":%d}`, i)))
+	}
+	var all []ID
+	var other ID // an id between acme's, of another tenant: not acme's
+	for _, part := range [][]EventInput{in[:30], nil, in[30:]} {
+		if part == nil {
+			r, err := s.Append("other", in[:1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			other = r.IDs[0]
+			continue
+		}
+		r, err := s.Append("acme", part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, r.IDs...)
+	}
+	res := AppendResult{IDs: all}
+	var ids []ID
+	want := map[int]int{} // position in ids → event number (-1: none)
+	for i := 0; i < 60; i += 3 {
+		if i == 30 {
+			want[len(ids)] = -1
+			ids = append(ids, other)
+		}
+		want[len(ids)] = i
+		ids = append(ids, res.IDs[i])
+	}
+	// Out of order (not a queue's order): still right, by lookups.
+	want[len(ids)] = -1
+	ids = append(ids, s.NewID())
+	want[len(ids)] = 1
+	ids = append(ids, res.IDs[1])
+	// In queue order, the scan alone finds every stored one (the lookups
+	// after it only finish what it left).
+	sorted := ids[:len(ids)-2]
+	out := make([]*Event, len(sorted))
+	if err := s.db.View(func(txn *badger.Txn) error { return scanEvents(txn, "acme", sorted, out) }); err != nil {
+		t.Fatal(err)
+	}
+	for p, e := range out {
+		if (e != nil) != (want[p] >= 0) {
+			t.Errorf("scan: position %d filled %v, want %v", p, e != nil, want[p] >= 0)
+		}
+	}
+	for _, budget := range []bool{false, true} {
+		q := ids
+		if budget { // far apart: the scan gives up, lookups finish
+			q = []ID{res.IDs[0], res.IDs[1], res.IDs[2], res.IDs[3], res.IDs[4], res.IDs[5], res.IDs[6], res.IDs[59]}
+		}
+		evs, err := s.GetEvents("acme", q)
+		if err != nil || len(evs) != len(q) {
+			t.Fatalf("GetEvents: %d, %v", len(evs), err)
+		}
+		for p, e := range evs {
+			n, ok := want[p]
+			if budget {
+				n, ok = []int{0, 1, 2, 3, 4, 5, 6, 59}[p], true
+			}
+			switch {
+			case !ok:
+				t.Fatalf("position %d unexpected", p)
+			case n < 0 && e != nil:
+				t.Errorf("position %d: got %s for an id never stored", p, e.Data)
+			case n >= 0 && (e == nil || string(e.Data) != fmt.Sprintf(`{"n":%d}`, n) || e.ID != q[p]):
+				t.Errorf("position %d: got %+v, want event %d", p, e, n)
+			}
+		}
 	}
 }
