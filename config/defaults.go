@@ -23,7 +23,7 @@ func Default() Config {
 			Retention:      d(168 * time.Hour),
 			MemtableBytes:  32 << 20,
 			Compression:    "snappy",
-			ValueThreshold: 1024,
+			ValueThreshold: 256,
 		},
 		Auth: Auth{Mode: AuthNone},
 		Delivery: Delivery{

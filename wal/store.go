@@ -34,15 +34,20 @@ type Options struct {
 	NoCompression bool
 	// ValueThreshold: values of this many bytes or more (encoded events,
 	// batch records) are kept in Badger's value log instead of its LSM
-	// tree; default 1 KiB. Lower keeps payloads out of compactions (faster
-	// sustained ingest and delivery, less heap) at the price of a second
-	// synced file per commit (higher commit latency).
+	// tree; default 256, so that typical events stay out of compactions
+	// (delivery does not slow as the store fills) at the price of a second
+	// file to sync per commit (synced side by side).
 	ValueThreshold int
+	// ValueLogFileSize: the value log rotates to a new file past this many
+	// bytes; default 64 MiB. Files other than the newest are closed for
+	// writing: their pages are handed back to the kernel (trim.go) and GC
+	// reclaims them file by file.
+	ValueLogFileSize int64
 }
 
 // defaultValueThreshold: values this large or larger go to Badger's value
 // log (Options.ValueThreshold).
-const defaultValueThreshold = 1 << 10
+const defaultValueThreshold = 256
 
 // Store is the durable store. It is safe for concurrent use.
 type Store struct {
@@ -111,6 +116,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.ValueThreshold <= 0 {
 		opts.ValueThreshold = defaultValueThreshold
 	}
+	if opts.ValueLogFileSize <= 0 {
+		opts.ValueLogFileSize = 64 << 20
+	}
 	if opts.MemTableSize <= 0 {
 		opts.MemTableSize = 64 << 20
 	}
@@ -129,6 +137,7 @@ func Open(opts Options) (*Store, error) {
 		WithBaseTableSize(2 << 20).
 		WithCompression(compression(opts.NoCompression)).
 		WithValueThreshold(int64(opts.ValueThreshold)).
+		WithValueLogFileSize(opts.ValueLogFileSize).
 		WithBlockCacheSize(32 << 20).
 		WithIndexCacheSize(32 << 20).
 		WithLogger(badgerLogger{s: opts.Logger.Sugar()}).

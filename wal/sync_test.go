@@ -3,6 +3,7 @@ package wal
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -40,36 +41,45 @@ func TestResultsDoNotWaitForSync(t *testing.T) {
 }
 
 // Badger is opened without synced writes: the store syncs the active
-// memtable log itself and must follow it when Badger rotates to a new one,
-// syncing the one left behind.
-func TestSyncFollowsMemtableRotation(t *testing.T) {
-	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	first := s.memLogs.last
-	if first < 0 || s.memLogs.f == nil {
-		t.Fatalf("no memtable log found at open (last %d)", first)
-	}
-	data := make([]byte, 400)
-	for i := range data {
-		data[i] = 'x'
-	}
-	for i := 0; i < 200 && s.memLogs.last < first+2; i++ {
-		in := make([]EventInput, 100)
-		for j := range in {
-			in[j] = ev("a", "", `"`+string(data)+`"`)
-		}
-		if _, err := s.Append("acme", in); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if s.memLogs.last < first+2 {
-		t.Fatalf("memtable log %d → %d after 8 MB of events: rotations not followed", first, s.memLogs.last)
-	}
-	if want := s.memLogs.path(s.memLogs.last); s.memLogs.f.Name() != want {
-		t.Fatalf("syncing %s, newest is %s", s.memLogs.f.Name(), want)
+// memtable and value logs itself and must follow them when Badger rotates
+// to new ones, syncing the ones left behind.
+func TestSyncFollowsRotation(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		threshold int // events of 400 bytes: in the memtable, or in the value log
+		log       func(*Store) *rotatingLog
+	}{
+		{"memtable", 4096, func(s *Store) *rotatingLog { return s.memLogs }},
+		{"value log", 64, func(s *Store) *rotatingLog { return s.vlogs }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: c.threshold, ValueLogFileSize: 1 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			l := c.log(s)
+			first := l.last
+			if first < 0 || l.f == nil {
+				t.Fatalf("no log file found at open (last %d)", first)
+			}
+			data := strings.Repeat("x", 400)
+			for i := 0; i < 200 && l.last < first+2; i++ {
+				in := make([]EventInput, 100)
+				for j := range in {
+					in[j] = ev("a", "", `"`+data+`"`)
+				}
+				if _, err := s.Append("acme", in); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if l.last < first+2 {
+				t.Fatalf("log %d → %d after 8 MB of events: rotations not followed", first, l.last)
+			}
+			if want := l.path(l.last); l.f.Name() != want {
+				t.Fatalf("syncing %s, newest is %s", l.f.Name(), want)
+			}
+		})
 	}
 }
 
