@@ -39,7 +39,7 @@ type Options struct {
 	// file to sync per commit (synced side by side).
 	ValueThreshold int
 	// ValueLogFileSize: the value log rotates to a new file past this many
-	// bytes; default 64 MiB. Files other than the newest are closed for
+	// bytes; default 32 MiB. Files other than the newest are closed for
 	// writing: their pages are handed back to the kernel (trim.go) and GC
 	// reclaims them file by file.
 	ValueLogFileSize int64
@@ -117,7 +117,7 @@ func Open(opts Options) (*Store, error) {
 		opts.ValueThreshold = defaultValueThreshold
 	}
 	if opts.ValueLogFileSize <= 0 {
-		opts.ValueLogFileSize = 64 << 20
+		opts.ValueLogFileSize = 32 << 20
 	}
 	if opts.MemTableSize <= 0 {
 		opts.MemTableSize = 64 << 20
@@ -262,10 +262,14 @@ func (s *Store) gcLoop() {
 	}
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
+	trim := time.NewTicker(250 * time.Millisecond)
+	defer trim.Stop()
 	for {
 		select {
 		case <-s.gcStop:
 			return
+		case <-trim.C:
+			s.trimValueLogs()
 		case <-t.C:
 			// GC rewrites live values into the newest value-log file and
 			// deletes the old one without syncing (Badger runs without

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // rotatingLog follows one of Badger's numbered log files (memtable logs
@@ -22,6 +23,8 @@ type rotatingLog struct {
 	ext   string // ".mem", ".vlog"
 	last  int    // the newest file seen (-1: none, or an in-memory store)
 	f     *os.File
+	// newest is last for other goroutines (trimValueLogs).
+	newest atomic.Int64
 }
 
 func newRotatingLog(dir string, width int, ext string, inMemory bool) (*rotatingLog, error) {
@@ -47,6 +50,7 @@ func newRotatingLog(dir string, width int, ext string, inMemory bool) (*rotating
 			return nil, err
 		}
 	}
+	l.newest.Store(int64(l.last))
 	return l, nil
 }
 
@@ -74,6 +78,7 @@ func (l *rotatingLog) sync() error {
 			err = syncClose(l.f)
 		}
 		l.f, l.last = next, l.last+1
+		l.newest.Store(int64(l.last))
 		if err != nil {
 			return err
 		}
