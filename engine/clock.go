@@ -36,10 +36,16 @@ func (RealClock) AfterFunc(d time.Duration, f func()) Timer { return time.AfterF
 // due time (ties in the order they were scheduled). It is safe for
 // concurrent use.
 type FakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	seq    uint64
-	timers []*fakeTimer
+	mu      sync.Mutex
+	now     time.Time
+	seq     uint64
+	timers  []*fakeTimer
+	waiters []fakeWaiter
+}
+
+type fakeWaiter struct {
+	by time.Time
+	ch chan struct{}
 }
 
 type fakeTimer struct {
@@ -67,7 +73,32 @@ func (c *FakeClock) AfterFunc(d time.Duration, f func()) Timer {
 	c.seq++
 	t := &fakeTimer{c: c, at: c.now.Add(max(d, 0)), seq: c.seq, f: f}
 	c.timers = append(c.timers, t)
+	c.waiters = slices.DeleteFunc(c.waiters, func(w fakeWaiter) bool {
+		if t.at.After(w.by) {
+			return false
+		}
+		close(w.ch)
+		return true
+	})
 	return t
+}
+
+// ScheduledBy returns a channel closed once a function due at or before
+// by is scheduled: a test advancing time to a retry waits on it first, as
+// the code under test may schedule that retry after the test saw the
+// attempt before it.
+func (c *FakeClock) ScheduledBy(by time.Time) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan struct{})
+	for _, t := range c.timers {
+		if !t.at.After(by) {
+			close(ch)
+			return ch
+		}
+	}
+	c.waiters = append(c.waiters, fakeWaiter{by: by, ch: ch})
+	return ch
 }
 
 // Advance moves time forward by d, running every function that falls due

@@ -107,3 +107,27 @@ func TestRealClockImplementsClock(t *testing.T) {
 		t.Error("RealClock.Now() is zero")
 	}
 }
+
+func TestFakeClockScheduledBy(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewFakeClock(t0)
+	c.AfterFunc(3*time.Hour, func() {})
+	select {
+	case <-c.ScheduledBy(t0.Add(3 * time.Hour)):
+	default:
+		t.Fatal("a function due at the limit is not reported")
+	}
+	ch := c.ScheduledBy(t0.Add(time.Hour))
+	c.AfterFunc(2*time.Hour, func() {})
+	select {
+	case <-ch:
+		t.Fatal("reported a function due after the limit")
+	default:
+	}
+	c.AfterFunc(time.Hour, func() {})
+	select {
+	case <-ch:
+	default:
+		t.Fatal("a function scheduled later within the limit is not reported")
+	}
+}

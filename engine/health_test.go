@@ -78,8 +78,19 @@ func TestHealthSurvivesRestart(t *testing.T) {
 	if _, err := r.store.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`1`)}}); err != nil {
 		t.Fatal(err)
 	}
+	// The engine schedules a retry after it reports the attempt before:
+	// time moves once the retry is scheduled.
+	advance := func(r *run, d time.Duration) {
+		t.Helper()
+		select {
+		case <-r.clock.ScheduledBy(r.clock.Now().Add(d)):
+		case <-time.After(10 * time.Second):
+			t.Fatalf("nothing scheduled within %v of %v", d, r.clock.Now())
+		}
+		r.clock.Advance(d)
+	}
 	failed(r, "first attempt")
-	r.clock.Advance(time.Hour)
+	advance(r, time.Hour)
 	failed(r, "second attempt")
 	if h := r.eng.Health(w.ID); h.Status != "unhealthy" || h.ConsecutiveFailures != 2 {
 		t.Fatalf("before restart: %+v", h)
@@ -100,7 +111,7 @@ func TestHealthSurvivesRestart(t *testing.T) {
 		t.Fatalf("deactivated at %v after failing since %v", r.clock.Now(), t0)
 	default:
 	}
-	r.clock.Advance(6 * time.Hour)
+	advance(r, 6*time.Hour)
 	failed(r, "retry at t0+11h")
 	select {
 	case nw := <-r.store.updated:
