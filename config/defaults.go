@@ -16,7 +16,7 @@ func Default() Config {
 			Listen:          "127.0.0.1:8080",
 			MaxBodyBytes:    8 << 20,
 			ShutdownTimeout: d(10 * time.Second),
-			MemoryLimit:     256 << 20,
+			MemoryLimit:     200 << 20,
 		},
 		Storage: Storage{
 			Dir:            "./hookd-data",
