@@ -457,8 +457,15 @@ func (e *Engine) send(a Action) {
 		e.core.Drop(a.Batch)
 		e.mu.Unlock()
 		defer e.kick()
+		scheduled := b.NextAttemptAt
 		b.Status, b.NextAttemptAt, b.NextAttemptID, b.NextTrigger = wal.BatchExpired, time.Time{}, wal.ID{}, ""
-		if err := e.store.SaveBatch(b, nil); err != nil {
+		var att *wal.Attempt // a replay's attempt record, "scheduled" until now
+		if !a.AttemptID.IsZero() {
+			att = &wal.Attempt{ID: a.AttemptID, BatchID: b.ID, WebhookID: b.WebhookID, Tenant: b.Tenant,
+				Status: wal.AttemptFailed, Trigger: a.Trigger, ScheduledAt: scheduled,
+				Error: "expired: the batch's events are no longer stored (retention); nothing was sent"}
+		}
+		if err := e.store.SaveBatch(b, att); err != nil {
 			e.log.Error("engine: expire batch", zap.String("batchId", b.ID.Text("bat_")), zap.Error(err))
 			return
 		}

@@ -258,3 +258,59 @@ func mustOnlyBatch(t *testing.T, st *wal.Store, wh wal.ID) wal.ID {
 	}
 	return bs[0].ID
 }
+
+// A replay of a batch whose events are no longer stored ends its attempt
+// record (created "scheduled" when the replay was asked for) as failed,
+// and the batch as expired; nothing is sent.
+func TestReplayOfBatchWithoutEventsEndsItsAttempt(t *testing.T) {
+	rc := newSink(t)
+	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	am := &amnesiac{Store: st, saved: make(chan *wal.Batch, 10)}
+	attempts := make(chan *wal.Attempt, 10)
+	eng := New(Options{Store: am, Dispatcher: NewDispatcher(DispatcherOptions{}),
+		OnAttempt: func(b *wal.Batch, a *wal.Attempt) { attempts <- a }})
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 10,
+		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+	if err := st.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	eng.WebhookChanged(w)
+	if _, err := st.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`1`)}}); err != nil {
+		t.Fatal(err)
+	}
+	<-rc.got
+	if a := <-attempts; a.Status != wal.AttemptSucceeded {
+		t.Fatalf("first attempt %+v", a)
+	}
+	batch := mustOnlyBatch(t, st, w.ID)
+	am.forget.Store(true) // the event's retention ends; then a replay is asked for
+	id, err := eng.Replay("acme", w.ID, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for done := false; !done; {
+		select {
+		case b := <-am.saved:
+			done = b.Status == wal.BatchExpired
+		case <-time.After(10 * time.Second):
+			t.Fatal("the replayed batch was never closed")
+		}
+	}
+	a, err := st.GetAttempt("acme", batch, id)
+	if err != nil || a.Status != wal.AttemptFailed || a.Trigger != wal.TriggerManual || !strings.Contains(a.Error, "no longer stored") {
+		t.Fatalf("replay's attempt = %+v, %v; want failed, manual, with the reason", a, err)
+	}
+	select {
+	case body := <-rc.got:
+		t.Errorf("sent %s after the event expired", body)
+	default:
+	}
+}
