@@ -40,7 +40,7 @@ type Options struct {
 	ValueThreshold int
 	// ValueLogFileSize: the value log rotates to a new file past this many
 	// bytes; default 32 MiB. Files other than the newest are closed for
-	// writing: their pages are handed back to the kernel (trim.go) and GC
+	// writing: their pages are handed back to the kernel (trimValueLogs) and GC
 	// reclaims them file by file.
 	ValueLogFileSize int64
 }
@@ -123,8 +123,7 @@ func Open(opts Options) (*Store, error) {
 		opts.MemTableSize = 64 << 20
 	}
 	bo := badger.DefaultOptions(opts.Dir).
-		// The store syncs itself, after each written group, overlapping
-		// the next write (commit.go).
+		// The store syncs itself after each written group (commit.go).
 		WithSyncWrites(false).
 		WithDetectConflicts(false).
 		WithNumVersionsToKeep(1).
@@ -273,7 +272,10 @@ func (s *Store) gcLoop() {
 		case <-t.C:
 			// GC rewrites live values into the newest value-log file and
 			// deletes the old one without syncing (Badger runs without
-			// synced writes here): sync right after each file.
+			// synced writes here): sync right after each file. Between
+			// the delete and that sync (milliseconds, every few minutes
+			// at most) a power cut could lose the moved values; Badger
+			// offers no hook to sync before the delete.
 			for s.db.RunValueLogGC(0.5) == nil {
 				if s.syncBarrier() != nil {
 					break

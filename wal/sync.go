@@ -25,13 +25,22 @@ type rotatingLog struct {
 	f     *os.File
 	// newest is last for other goroutines (trimValueLogs).
 	newest atomic.Int64
+	// realDir is dir as /proc/self/maps names it.
+	realDir string
 }
 
 func newRotatingLog(dir string, width int, ext string, inMemory bool) (*rotatingLog, error) {
 	if inMemory {
 		return &rotatingLog{last: -1}, nil // dir "": nothing to sync
 	}
-	l := &rotatingLog{dir: dir, width: width, ext: ext, last: -1}
+	l := &rotatingLog{dir: dir, width: width, ext: ext, last: -1, realDir: dir}
+	// As /proc/self/maps names the files: absolute, links resolved.
+	if abs, err := filepath.Abs(dir); err == nil {
+		l.realDir = abs
+		if real, err := filepath.EvalSymlinks(abs); err == nil {
+			l.realDir = real
+		}
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err

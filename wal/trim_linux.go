@@ -29,7 +29,7 @@ func (s *Store) trimValueLogs() {
 	if err != nil {
 		return
 	}
-	dir := filepath.Clean(s.opts.Dir)
+	dir := s.vlogs.realDir
 	for line := range bytes.Lines(maps) {
 		// 7f3c1c000000-7f3c20000000 rw-s 00000000 fd:01 1234   /data/000001.vlog
 		f := bytes.Fields(line)
