@@ -173,6 +173,22 @@ func (s *Store) syncFiles() error {
 	return errors.Join(err, vlogErr)
 }
 
+// syncBeforeFlush syncs the value log at once when the write just made
+// rotated Badger's memtable. Badger flushes the full memtable to a table
+// it syncs, whose keys point into the value log, and does not sync the
+// value log first (it would, with synced writes); values not yet synced —
+// lazy ones, or a group's still waiting for its sync — would dangle after
+// a power cut. Building a table from a full memtable takes far longer than
+// this fsync, which starts as soon as the write that rotated returns.
+func (s *Store) syncBeforeFlush() error {
+	seen := max(s.memLogs.newest.Load(), s.memSeen.Load())
+	if !s.vlogDirty.Load() || !s.memLogs.followedBy(seen) {
+		return nil
+	}
+	s.memSeen.Store(seen + 1)
+	return s.vlogs.sync()
+}
+
 // syncBarrier returns once everything written before it is durable, the
 // value log included (after Badger rewrote values itself: vlog GC).
 func (s *Store) syncBarrier() error {
@@ -288,6 +304,14 @@ func (s *Store) commitGroup(ops []*op) []*op {
 		return rest
 	}
 	if err != nil {
+		s.fail(err)
+		for _, o := range done {
+			o.err = s.Err()
+			close(o.done)
+		}
+		return rest
+	}
+	if err := s.syncBeforeFlush(); err != nil {
 		s.fail(err)
 		for _, o := range done {
 			o.err = s.Err()

@@ -88,8 +88,9 @@ type Store struct {
 	syncClosed     bool
 	synced         chan struct{} // syncer exited
 	memLogs, vlogs *rotatingLog
-	vlogDirty      atomic.Bool // written to the value log since its last sync
-	syncing        atomic.Bool // a written group waits for or is in a sync
+	vlogDirty      atomic.Bool  // written to the value log since its last sync
+	syncing        atomic.Bool  // a written group waits for or is in a sync
+	memSeen        atomic.Int64 // newest memtable log the committer saw (syncBeforeFlush)
 
 	// injectErr, when set (tests only), fails the next commits with its
 	// error before anything reaches Badger; injectSyncErr fails the next
@@ -254,6 +255,10 @@ func (s *Store) fail(err error) {
 // Size reports Badger's LSM and value-log sizes in bytes.
 func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
 
+// trimInterval is how often value-log pages are handed back
+// (trimValueLogs); a variable for its test.
+var trimInterval = 250 * time.Millisecond
+
 func (s *Store) gcLoop() {
 	defer close(s.gcDone)
 	if s.opts.InMemory {
@@ -261,7 +266,7 @@ func (s *Store) gcLoop() {
 	}
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
-	trim := time.NewTicker(250 * time.Millisecond)
+	trim := time.NewTicker(trimInterval)
 	defer trim.Stop()
 	for {
 		select {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -18,6 +19,7 @@ import (
 // that was the newest at the last sync and has since been followed by
 // another, as it may still hold unsynced writes.
 type rotatingLog struct {
+	mu    sync.Mutex // sync runs on the syncer and, at a rotation, the committer
 	dir   string
 	width int    // digits of the number
 	ext   string // ".mem", ".vlog"
@@ -27,6 +29,7 @@ type rotatingLog struct {
 	newest atomic.Int64
 	// realDir is dir as /proc/self/maps names it.
 	realDir string
+	syncs   atomic.Int64 // calls that synced a file (tests)
 }
 
 func newRotatingLog(dir string, width int, ext string, inMemory bool) (*rotatingLog, error) {
@@ -75,6 +78,8 @@ func (l *rotatingLog) sync() error {
 	if l.dir == "" {
 		return nil
 	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for {
 		next, err := os.Open(l.path(l.last + 1))
 		if errors.Is(err, fs.ErrNotExist) {
@@ -95,6 +100,7 @@ func (l *rotatingLog) sync() error {
 	if l.f == nil {
 		return nil
 	}
+	l.syncs.Add(1)
 	if err := l.f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", filepath.Base(l.f.Name()), err)
 	}
@@ -110,6 +116,16 @@ func syncClose(f *os.File) error {
 		return fmt.Errorf("sync %s: %w", filepath.Base(f.Name()), err)
 	}
 	return nil
+}
+
+// followedBy reports whether a file numbered after n exists (n: the
+// newest seen so far, or -1).
+func (l *rotatingLog) followedBy(n int64) bool {
+	if l.dir == "" {
+		return false
+	}
+	_, err := os.Stat(l.path(int(n) + 1))
+	return err == nil
 }
 
 // close releases the file kept open.

@@ -122,3 +122,32 @@ func TestRotatingLog(t *testing.T) {
 		t.Fatal("in-memory sync failed")
 	}
 }
+
+// When a write rotates the memtable, Badger will flush it to a synced
+// table whose keys point into the value log: the value log is synced at
+// once, even when only lazy writes (which no sync waits for) went there.
+func TestValueLogSyncedWhenMemtableRotates(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mem, before := s.memLogs.newest.Load(), s.vlogs.syncs.Load()
+	wh := s.NewID()
+	refs := make([]Ref, 20)
+	for i := range refs {
+		refs[i] = Ref{Name: "order", Value: strings.Repeat("r", 40)}
+	}
+	for i := 0; i < 50000 && !s.memLogs.followedBy(mem); i++ {
+		b := &Batch{ID: s.NewID(), WebhookID: wh, Tenant: "acme", Status: BatchDelivered, Attempts: 1, MaxAttempts: 3, Refs: refs}
+		if err := s.SaveResult(b, nil, nil); err != nil { // lazy: no sync of its own
+			t.Fatal(err)
+		}
+	}
+	if !s.memLogs.followedBy(mem) {
+		t.Fatal("setup: the memtable never rotated")
+	}
+	if s.vlogs.syncs.Load() == before {
+		t.Error("the memtable rotated with unsynced values in the value log, and the value log was not synced")
+	}
+}
