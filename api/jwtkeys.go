@@ -117,40 +117,32 @@ func (k *jwtKeys) methods() []string {
 	return m
 }
 
+// keyByKid is the key named kid, or the only one when the token names none.
+func keyByKid[K any](keys map[string]K, kid string) (any, error) {
+	if v, ok := keys[kid]; ok {
+		return v, nil
+	}
+	if kid == "" && len(keys) == 1 {
+		for _, v := range keys {
+			return v, nil
+		}
+	}
+	return nil, errors.New("unknown key")
+}
+
 // keyfunc picks the key for a token by its algorithm and kid. A token
 // without kid uses the only key of its kind.
 func (k *jwtKeys) keyfunc(t *jwt.Token) (any, error) {
 	kid, _ := t.Header["kid"].(string)
-	pick := func(n int, get func(string) (any, bool), any1 func() any) (any, error) {
-		if v, ok := get(kid); ok {
-			return v, nil
-		}
-		if kid == "" && n == 1 {
-			return any1(), nil
-		}
-		return nil, errors.New("unknown key")
-	}
 	switch t.Method.Alg() {
 	case "HS256":
 		if k.hmac != nil {
 			return k.hmac, nil
 		}
 	case "RS256":
-		return pick(len(k.rsa), func(id string) (any, bool) { v, ok := k.rsa[id]; return v, ok },
-			func() any {
-				for _, v := range k.rsa {
-					return v
-				}
-				return nil
-			})
+		return keyByKid(k.rsa, kid)
 	case "ES256":
-		return pick(len(k.ec), func(id string) (any, bool) { v, ok := k.ec[id]; return v, ok },
-			func() any {
-				for _, v := range k.ec {
-					return v
-				}
-				return nil
-			})
+		return keyByKid(k.ec, kid)
 	}
 	return nil, errors.New("algorithm not configured")
 }
