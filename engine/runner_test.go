@@ -199,31 +199,39 @@ func (s *amnesiac) SaveBatch(b *wal.Batch, a *wal.Attempt) error {
 	return err
 }
 
-// A batch whose events' retention ends while it waits for a retry is
-// closed as expired, not sent as an empty envelope.
-func TestRunnerExpiresBatchWithoutEvents(t *testing.T) {
-	rc := newSink(t)
-	rc.status.Store(500)
+// startAmnesiac starts an engine over an amnesiac store with one webhook
+// of tenant acme (maxBatchSize 10) that delivers to rc; both are closed
+// when the test ends.
+func startAmnesiac(t *testing.T, rc *sink, core CoreOptions) (*wal.Store, *amnesiac, *Engine, *wal.Webhook, chan *wal.Attempt) {
+	t.Helper()
 	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	am := &amnesiac{Store: st, saved: make(chan *wal.Batch, 10)}
 	attempts := make(chan *wal.Attempt, 10)
-	eng := New(Options{Store: am, Dispatcher: NewDispatcher(DispatcherOptions{}),
-		Core:      CoreOptions{Schedule: []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond}},
+	eng := New(Options{Store: am, Dispatcher: NewDispatcher(DispatcherOptions{}), Core: core,
 		OnAttempt: func(b *wal.Batch, a *wal.Attempt) { attempts <- a }})
 	if err := eng.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close(context.Background())
+	t.Cleanup(func() { eng.Close(context.Background()) })
 	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 10,
 		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
 	if err := st.CreateWebhook(w); err != nil {
 		t.Fatal(err)
 	}
 	eng.WebhookChanged(w)
+	return st, am, eng, w, attempts
+}
+
+// A batch whose events' retention ends while it waits for a retry is
+// closed as expired, not sent as an empty envelope.
+func TestRunnerExpiresBatchWithoutEvents(t *testing.T) {
+	rc := newSink(t)
+	rc.status.Store(500)
+	st, am, _, w, attempts := startAmnesiac(t, rc, CoreOptions{Schedule: []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond}})
 	if _, err := st.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`1`)}, {Type: "t", Data: []byte(`2`)}}); err != nil {
 		t.Fatal(err)
 	}
@@ -264,25 +272,7 @@ func mustOnlyBatch(t *testing.T, st *wal.Store, wh wal.ID) wal.ID {
 // and the batch as expired; nothing is sent.
 func TestReplayOfBatchWithoutEventsEndsItsAttempt(t *testing.T) {
 	rc := newSink(t)
-	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	am := &amnesiac{Store: st, saved: make(chan *wal.Batch, 10)}
-	attempts := make(chan *wal.Attempt, 10)
-	eng := New(Options{Store: am, Dispatcher: NewDispatcher(DispatcherOptions{}),
-		OnAttempt: func(b *wal.Batch, a *wal.Attempt) { attempts <- a }})
-	if err := eng.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close(context.Background())
-	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 10,
-		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
-	if err := st.CreateWebhook(w); err != nil {
-		t.Fatal(err)
-	}
-	eng.WebhookChanged(w)
+	st, am, eng, w, attempts := startAmnesiac(t, rc, CoreOptions{})
 	if _, err := st.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`1`)}}); err != nil {
 		t.Fatal(err)
 	}
