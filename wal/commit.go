@@ -104,8 +104,8 @@ func (s *Store) commitLoop() {
 	}
 }
 
-// toSync hands ops whose group is written to the syncer (once it took the
-// group before, which commitLoop already waits for).
+// toSync hands ops whose group is written to the syncer, waiting until
+// it has taken the group before.
 func (s *Store) toSync(ops []*op) {
 	s.syncMu.Lock()
 	for s.unsynced != nil {
@@ -180,13 +180,16 @@ func (s *Store) syncFiles() error {
 // lazy ones, or a group's still waiting for its sync — would dangle after
 // a power cut. Building a table from a full memtable takes far longer than
 // this fsync, which starts as soon as the write that rotated returns.
+// The memtable logs are synced too, which moves memLogs to the new file
+// (so the next write does not see the same rotation).
 func (s *Store) syncBeforeFlush() error {
-	seen := max(s.memLogs.newest.Load(), s.memSeen.Load())
-	if !s.vlogDirty.Load() || !s.memLogs.followedBy(seen) {
+	if !s.vlogDirty.Load() || !s.memLogs.followedBy(s.memLogs.newest.Load()) {
 		return nil
 	}
-	s.memSeen.Store(seen + 1)
-	return s.vlogs.sync()
+	if err := s.vlogs.sync(); err != nil {
+		return err
+	}
+	return s.memLogs.sync()
 }
 
 // syncBarrier returns once everything written before it is durable, the

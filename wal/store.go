@@ -88,9 +88,8 @@ type Store struct {
 	syncClosed     bool
 	synced         chan struct{} // syncer exited
 	memLogs, vlogs *rotatingLog
-	vlogDirty      atomic.Bool  // written to the value log since its last sync
-	syncing        atomic.Bool  // a written group waits for or is in a sync
-	memSeen        atomic.Int64 // newest memtable log the committer saw (syncBeforeFlush)
+	vlogDirty      atomic.Bool // written to the value log since its last sync
+	syncing        atomic.Bool // a written group waits for or is in a sync
 
 	// injectErr, when set (tests only), fails the next commits with its
 	// error before anything reaches Badger; injectSyncErr fails the next
