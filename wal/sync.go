@@ -21,11 +21,11 @@ import (
 type rotatingLog struct {
 	mu    sync.Mutex // sync runs on the syncer and, at a rotation, the committer
 	dir   string
-	width int    // digits of the number
-	ext   string // ".mem", ".vlog"
-	last  int    // the newest file seen (-1: none, or an in-memory store)
-	f     *os.File
-	// newest is last for other goroutines (trimValueLogs).
+	width int      // digits of the number
+	ext   string   // ".mem", ".vlog"
+	f     *os.File // the newest file seen, open
+	// newest is its number (-1: none, or an in-memory store); written
+	// under mu, read by any goroutine (trimValueLogs, syncBeforeFlush).
 	newest atomic.Int64
 	// realDir is dir as /proc/self/maps names it.
 	realDir string
@@ -34,9 +34,11 @@ type rotatingLog struct {
 
 func newRotatingLog(dir string, width int, ext string, inMemory bool) (*rotatingLog, error) {
 	if inMemory {
-		return &rotatingLog{last: -1}, nil // dir "": nothing to sync
+		l := &rotatingLog{} // dir "": nothing to sync
+		l.newest.Store(-1)
+		return l, nil
 	}
-	l := &rotatingLog{dir: dir, width: width, ext: ext, last: -1, realDir: dir}
+	l := &rotatingLog{dir: dir, width: width, ext: ext, realDir: dir}
 	// As /proc/self/maps names the files: absolute, links resolved.
 	if abs, err := filepath.Abs(dir); err == nil {
 		l.realDir = abs
@@ -48,23 +50,27 @@ func newRotatingLog(dir string, width int, ext string, inMemory bool) (*rotating
 	if err != nil {
 		return nil, err
 	}
+	last := -1
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ext)
 		if !ok {
 			continue
 		}
-		if n, err := strconv.Atoi(name); err == nil && n > l.last {
-			l.last = n
+		if n, err := strconv.Atoi(name); err == nil && n > last {
+			last = n
 		}
 	}
-	if l.last >= 0 {
-		if l.f, err = os.Open(l.path(l.last)); err != nil {
+	if last >= 0 {
+		if l.f, err = os.Open(l.path(last)); err != nil {
 			return nil, err
 		}
 	}
-	l.newest.Store(int64(l.last))
+	l.newest.Store(int64(last))
 	return l, nil
 }
+
+// last is the number of the newest file seen (-1: none).
+func (l *rotatingLog) last() int { return int(l.newest.Load()) }
 
 func (l *rotatingLog) path(n int) string {
 	return filepath.Join(l.dir, fmt.Sprintf("%0*d%s", l.width, n, l.ext))
@@ -81,7 +87,7 @@ func (l *rotatingLog) sync() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for {
-		next, err := os.Open(l.path(l.last + 1))
+		next, err := os.Open(l.path(l.last() + 1))
 		if errors.Is(err, fs.ErrNotExist) {
 			break
 		}
@@ -91,8 +97,8 @@ func (l *rotatingLog) sync() error {
 		if l.f != nil {
 			err = syncClose(l.f)
 		}
-		l.f, l.last = next, l.last+1
-		l.newest.Store(int64(l.last))
+		l.f = next
+		l.newest.Add(1)
 		if err != nil {
 			return err
 		}

@@ -59,12 +59,12 @@ func TestSyncFollowsRotation(t *testing.T) {
 			}
 			defer s.Close()
 			l := c.log(s)
-			first := l.last
+			first := l.last()
 			if first < 0 || l.f == nil {
 				t.Fatalf("no log file found at open (last %d)", first)
 			}
 			data := strings.Repeat("x", 400)
-			for i := 0; i < 200 && l.last < first+2; i++ {
+			for i := 0; i < 200 && l.last() < first+2; i++ {
 				in := make([]EventInput, 100)
 				for j := range in {
 					in[j] = ev("a", "", `"`+data+`"`)
@@ -73,10 +73,10 @@ func TestSyncFollowsRotation(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if l.last < first+2 {
-				t.Fatalf("log %d → %d after 8 MB of events: rotations not followed", first, l.last)
+			if l.last() < first+2 {
+				t.Fatalf("log %d → %d after 8 MB of events: rotations not followed", first, l.last())
 			}
-			if want := l.path(l.last); l.f.Name() != want {
+			if want := l.path(l.last()); l.f.Name() != want {
 				t.Fatalf("syncing %s, newest is %s", l.f.Name(), want)
 			}
 		})
@@ -99,22 +99,22 @@ func TestRotatingLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.close()
-	if l.last != 7 {
-		t.Fatalf("last = %d, want 7", l.last)
+	if l.last() != 7 {
+		t.Fatalf("last = %d, want 7", l.last())
 	}
-	if err := l.sync(); err != nil || l.last != 7 {
-		t.Fatalf("sync without rotation: last %d, %v", l.last, err)
+	if err := l.sync(); err != nil || l.last() != 7 {
+		t.Fatalf("sync without rotation: last %d, %v", l.last(), err)
 	}
 	touch("00008.mem")
 	touch("00009.mem")
 	if err := os.Remove(filepath.Join(dir, "00007.mem")); err != nil { // flushed meanwhile
 		t.Fatal(err)
 	}
-	if err := l.sync(); err != nil || l.last != 9 || filepath.Base(l.f.Name()) != "00009.mem" {
-		t.Fatalf("after rotation: last %d, file %s, %v", l.last, l.f.Name(), err)
+	if err := l.sync(); err != nil || l.last() != 9 || filepath.Base(l.f.Name()) != "00009.mem" {
+		t.Fatalf("after rotation: last %d, file %s, %v", l.last(), l.f.Name(), err)
 	}
 	empty, err := newRotatingLog(t.TempDir(), 6, ".vlog", false)
-	if err != nil || empty.last != -1 || empty.sync() != nil {
+	if err != nil || empty.last() != -1 || empty.sync() != nil {
 		t.Fatalf("empty dir: %+v, %v", empty, err)
 	}
 	mem, _ := newRotatingLog(dir, 5, ".mem", true)
