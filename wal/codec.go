@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -39,7 +38,6 @@ const (
 var (
 	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
 	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxDecoded))
-	bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 )
 
 var errCorrupt = errors.New("wal: corrupt record")
