@@ -7,7 +7,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -133,12 +132,7 @@ func newEngine(cfg config.Config, store *wal.Store, log *zap.Logger) *engine.Eng
 	for i, d := range cfg.Delivery.RetrySchedule {
 		sched[i] = d.Duration
 	}
-	guard := &engine.Guard{AllowPrivate: cfg.Delivery.AllowPrivateDestinations, Timeout: cfg.Delivery.Timeout.Duration}
-	for _, c := range cfg.Delivery.AllowedCIDRs {
-		if p, err := netip.ParsePrefix(c); err == nil { // validated by config
-			guard.Allowed = append(guard.Allowed, p)
-		}
-	}
+	guard := engine.NewGuard(cfg.Delivery.AllowPrivateDestinations, cfg.Delivery.AllowedCIDRs, cfg.Delivery.Timeout.Duration)
 	disp := engine.NewDispatcher(engine.DispatcherOptions{Timeout: cfg.Delivery.Timeout.Duration,
 		MaxConnsPerHost: cfg.Delivery.MaxConnsPerHost, UserAgent: "hookd/" + version, Dial: guard.Dial})
 	return engine.New(engine.Options{Store: store, Dispatcher: disp, Logger: log, Core: engine.CoreOptions{

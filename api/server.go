@@ -43,6 +43,7 @@ type Server struct {
 	auth    *authenticator
 	limit   *tenantLimiter // nil: no ingest rate limit
 	lookup  func(ctx context.Context, host string) ([]netip.Addr, error)
+	guard   *engine.Guard // the address rules of webhook URLs, as the dispatcher applies them
 	metrics *metrics
 	http    *fasthttp.Server
 	router  *router.Router
@@ -66,6 +67,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: o.Config, store: o.Store, engine: o.Engine, limit: newTenantLimiter(o.Config.Events.TenantRateLimit), lookup: o.Lookup, log: o.Logger, version: o.Version, now: o.Now, auth: a}
+	s.guard = engine.NewGuard(o.Config.Delivery.AllowPrivateDestinations, o.Config.Delivery.AllowedCIDRs, 0)
 	s.metrics = newMetrics(o.Store)
 	s.router = router.New()
 	s.router.RedirectTrailingSlash = false

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -191,30 +190,35 @@ func (s *Server) applyWebhook(in *webhookIn, w *wal.Webhook, create bool) error 
 	return nil
 }
 
-// validURL checks a destination (API.md §3). The full SSRF guard, repeated
-// at connect time on the resolved address, belongs to the dispatcher's
-// dialer; here literal addresses and localhost names are refused early.
+// validURL checks a destination (API.md §3) with the same engine.Guard
+// rules the dispatcher applies again at every connect, on the address the
+// name resolves to then. Here literal addresses, zoned addresses, an empty
+// host and localhost names are refused early.
 func (s *Server) validURL(raw string) error {
 	if len(raw) > 2048 {
 		return fmt.Errorf("at most 2048 bytes")
 	}
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return fmt.Errorf("must be an absolute http or https URL without credentials")
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil {
+		return fmt.Errorf("must be an absolute http or https URL with a host and without credentials")
 	}
 	if u.Fragment != "" {
 		return fmt.Errorf("must not have a fragment")
 	}
+	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
+	ip, literal := engine.ParseLooseIP(host)
+	if literal && ip.Zone() != "" { // refused even with allow_private_destinations
+		return fmt.Errorf("must not carry an IPv6 zone id")
+	}
 	if s.cfg.Delivery.AllowPrivateDestinations {
 		return nil
 	}
-	host := strings.ToLower(strings.TrimSuffix(u.Hostname(), "."))
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return fmt.Errorf("must not name a loopback, private or link-local address (delivery.allow_private_destinations is off)")
 	}
-	if ip, ok := engine.ParseLooseIP(host); ok {
-		if engine.ForbiddenAddr(ip) && !s.allowedIP(ip) {
-			return fmt.Errorf("must not name a loopback, private or link-local address (delivery.allow_private_destinations is off)")
+	if literal {
+		if !s.guard.Permits(ip) {
+			return fmt.Errorf("must not name a loopback, private, link-local, reserved or documentation address (delivery.allow_private_destinations is off)")
 		}
 		return nil
 	}
@@ -227,8 +231,8 @@ func (s *Server) validURL(raw string) error {
 		return nil
 	}
 	for _, ip := range ips {
-		if engine.ForbiddenAddr(ip) && !s.allowedIP(ip) {
-			return fmt.Errorf("%s resolves to %s, a loopback, private or link-local address (delivery.allow_private_destinations is off)", host, ip)
+		if !s.guard.Permits(ip) {
+			return fmt.Errorf("%s resolves to %s, a loopback, private, link-local or reserved address (delivery.allow_private_destinations is off)", host, ip)
 		}
 	}
 	return nil
@@ -542,14 +546,4 @@ func shortDuration(d time.Duration) string {
 		}
 	}
 	return s
-}
-
-// allowedIP reports whether ip is in one of delivery.allowed_cidrs.
-func (s *Server) allowedIP(ip netip.Addr) bool {
-	for _, c := range s.cfg.Delivery.AllowedCIDRs {
-		if p, err := netip.ParsePrefix(c); err == nil && p.Contains(ip.Unmap()) {
-			return true
-		}
-	}
-	return false
 }
