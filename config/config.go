@@ -40,6 +40,16 @@ type Server struct {
 	// MemoryLimit is the Go runtime's soft memory limit in bytes (0: none);
 	// the GOMEMLIMIT environment variable, when set, takes precedence.
 	MemoryLimit int64 `toml:"memory_limit"`
+	// ReadTimeout bounds reading one request, headers and body, from its
+	// first byte: a body that trickles or never ends is cut off by it.
+	ReadTimeout Duration `toml:"read_timeout"`
+	// BodyBudgetBytes caps the request bodies buffered at once across all
+	// connections; a request that does not fit is a 503 with Retry-After.
+	BodyBudgetBytes int64 `toml:"body_budget_bytes"`
+	// Concurrency caps the connections served at once; MaxConnsPerIP those
+	// from one client address (0: no per-address cap).
+	Concurrency   int `toml:"concurrency"`
+	MaxConnsPerIP int `toml:"max_conns_per_ip"`
 }
 
 // Storage is the [storage] section: the event log on disk.

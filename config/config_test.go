@@ -74,6 +74,10 @@ listen = "0.0.0.0:9000"
 max_body_bytes = 1048576
 shutdown_timeout = "30s"
 memory_limit = 536870912
+read_timeout = "5s"
+body_budget_bytes = 16777216
+concurrency = 100
+max_conns_per_ip = 10
 
 [storage]
 dir = "/var/lib/hookd"
@@ -124,7 +128,8 @@ format = "console"
 `
 
 var fullConfig = Config{
-	Server:  Server{Listen: "0.0.0.0:9000", MaxBodyBytes: 1 << 20, ShutdownTimeout: dur("30s"), MemoryLimit: 512 << 20},
+	Server: Server{Listen: "0.0.0.0:9000", MaxBodyBytes: 1 << 20, ShutdownTimeout: dur("30s"), MemoryLimit: 512 << 20,
+		ReadTimeout: dur("5s"), BodyBudgetBytes: 16 << 20, Concurrency: 100, MaxConnsPerIP: 10},
 	Storage: Storage{Dir: "/var/lib/hookd", Retention: dur("720h"), MemtableBytes: 16 << 20, Compression: "none", ValueThreshold: 512},
 	Auth: Auth{
 		Mode: "apikey", JWTSecret: "0123456789abcdef0123", JWTPublicKeyFile: "/etc/hookd/jwt.pem",
@@ -239,6 +244,12 @@ func TestValidate(t *testing.T) {
 		{"body too small", func(c *Config) { c.Server.MaxBodyBytes = 1023 }, "server.max_body_bytes"},
 		{"body too big", func(c *Config) { c.Server.MaxBodyBytes = 1<<30 + 1 }, "server.max_body_bytes"},
 		{"body 1KiB", func(c *Config) { c.Server.MaxBodyBytes = 1024; c.Events.MaxDataBytes = 1024 }, ""},
+		{"read_timeout under 1s", func(c *Config) { c.Server.ReadTimeout = dur("500ms") }, "server.read_timeout"},
+		{"body budget under max body", func(c *Config) { c.Server.BodyBudgetBytes = int64(c.Server.MaxBodyBytes) - 1 }, "server.body_budget_bytes"},
+		{"body budget = max body", func(c *Config) { c.Server.BodyBudgetBytes = int64(c.Server.MaxBodyBytes) }, ""},
+		{"concurrency 0", func(c *Config) { c.Server.Concurrency = 0 }, "server.concurrency"},
+		{"max_conns_per_ip negative", func(c *Config) { c.Server.MaxConnsPerIP = -1 }, "server.max_conns_per_ip"},
+		{"max_conns_per_ip 0", func(c *Config) { c.Server.MaxConnsPerIP = 0 }, ""},
 		{"shutdown 0", func(c *Config) { c.Server.ShutdownTimeout = dur("0s") }, "server.shutdown_timeout"},
 		{"memory limit too small", func(c *Config) { c.Server.MemoryLimit = 1 << 20 }, "server.memory_limit"},
 		{"value threshold too small", func(c *Config) { c.Storage.ValueThreshold = 10 }, "storage.value_threshold"},

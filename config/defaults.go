@@ -17,6 +17,10 @@ func Default() Config {
 			MaxBodyBytes:    8 << 20,
 			ShutdownTimeout: d(10 * time.Second),
 			MemoryLimit:     200 << 20,
+			ReadTimeout:     d(30 * time.Second),
+			BodyBudgetBytes: 64 << 20,
+			Concurrency:     4096,
+			MaxConnsPerIP:   1024,
 		},
 		Storage: Storage{
 			Dir:            "./hookd-data",

@@ -67,6 +67,11 @@ func (c Config) validateServer(v *validator) {
 	v.check(s.ShutdownTimeout.Duration > 0, "server.shutdown_timeout", "must be > 0, got %s", s.ShutdownTimeout)
 	v.check(s.MemoryLimit == 0 || s.MemoryLimit >= 64<<20, "server.memory_limit",
 		"must be 0 (no limit) or at least 64 MiB (67108864), got %d", s.MemoryLimit)
+	v.check(s.ReadTimeout.Duration >= time.Second, "server.read_timeout", "must be at least 1s, got %s", s.ReadTimeout)
+	v.check(s.BodyBudgetBytes >= int64(s.MaxBodyBytes), "server.body_budget_bytes",
+		"must be at least server.max_body_bytes (%d), got %d", s.MaxBodyBytes, s.BodyBudgetBytes)
+	v.check(s.Concurrency >= 1, "server.concurrency", "must be at least 1, got %d", s.Concurrency)
+	v.check(s.MaxConnsPerIP >= 0, "server.max_conns_per_ip", "must be 0 (no limit) or more, got %d", s.MaxConnsPerIP)
 }
 
 func (c Config) validateAuth(v *validator) {
