@@ -17,7 +17,10 @@ type op struct {
 	// reaches the disk with the next synced group (or Badger's own flush).
 	// For writes whose loss in a power cut only repeats work: an attempt's
 	// result, whose batch is then sent again under the same webhook-id.
-	lazy  bool
+	lazy bool
+	// space: below which free-space limit the op is refused (space.go);
+	// the zero value, spaceClient, is the first to be refused.
+	space spaceClass
 	apply func(g *group) error
 	after func()
 	err   error
@@ -27,6 +30,9 @@ type op struct {
 // submit queues o and waits until its group is committed.
 func (s *Store) submit(o *op) error {
 	if err := s.Err(); err != nil {
+		return err
+	}
+	if err := s.space.refuse(o.space); err != nil {
 		return err
 	}
 	o.done = make(chan struct{})
@@ -195,7 +201,7 @@ func (s *Store) syncBeforeFlush() error {
 // syncBarrier returns once everything written before it is durable, the
 // value log included (after Badger rewrote values itself: vlog GC).
 func (s *Store) syncBarrier() error {
-	return s.submit(&op{apply: func(g *group) error { g.vlog = true; return nil }})
+	return s.submit(&op{space: spaceNone, apply: func(g *group) error { g.vlog = true; return nil }})
 }
 
 // group collects the writes of the ops committed together.
@@ -206,6 +212,7 @@ type group struct {
 	size    int64
 	read    *badger.Txn // lazily opened snapshot for lookups
 	vlog    bool        // a value goes to the value log: sync it too
+	vlogN   int64       // bytes of values that go to the value log
 
 	// Keys written by earlier ops of this group, which the read snapshot
 	// cannot see yet; undo lists what the current op added.
@@ -234,6 +241,7 @@ type entry struct {
 func (g *group) add(e *badger.Entry, del ...bool) {
 	v := int64(len(e.Value))
 	if v >= int64(g.s.opts.ValueThreshold) {
+		g.vlogN += v
 		v = 12
 		g.vlog = true
 	}
@@ -259,6 +267,7 @@ func (s *Store) commitGroup(ops []*op) []*op {
 		}
 		return nil
 	}
+	s.space.check()
 	g := &group{s: s, now: s.opts.Now().UTC()}
 	defer func() {
 		if g.read != nil {
@@ -268,23 +277,31 @@ func (s *Store) commitGroup(ops []*op) []*op {
 	var done []*op
 	rest := ops[:0:0]
 	for i, o := range ops {
-		mark, markSize := len(g.entries), g.size
+		if err := s.space.refuse(o.space); err != nil {
+			o.err = err
+			close(o.done)
+			continue
+		}
+		mark, markSize, markVlog := len(g.entries), g.size, g.vlogN
 		g.undo, g.undoT = g.undo[:0], g.undoT[:0]
 		err := o.apply(g)
 		n, size := int64(len(g.entries)-mark), g.size-markSize
 		switch {
 		case err == nil && (n >= s.maxCount || size >= s.maxSize):
 			err = ErrTooBig
-		case err == nil && (int64(len(g.entries)) >= s.maxCount || g.size >= s.maxSize):
+		case err == nil && (int64(len(g.entries)) >= s.maxCount || g.size >= s.maxSize ||
+			len(done) > 0 && g.vlogN >= s.maxVlog):
 			// Does not fit beside the ops before it: next transaction.
-			g.rollback(mark, markSize)
+			// (The value-log bound keeps what one transaction may write
+			// through Badger's maps within the free-space floor.)
+			g.rollback(mark, markSize, markVlog)
 			rest = ops[i:]
 		}
 		if len(rest) > 0 {
 			break
 		}
 		if err != nil {
-			g.rollback(mark, markSize)
+			g.rollback(mark, markSize, markVlog)
 			o.err = err
 			close(o.done)
 			continue
@@ -314,6 +331,7 @@ func (s *Store) commitGroup(ops []*op) []*op {
 		}
 		return rest
 	}
+	s.space.wrote(uint64(g.size + g.vlogN))
 	if err := s.syncBeforeFlush(); err != nil {
 		s.fail(err)
 		for _, o := range done {
@@ -339,8 +357,8 @@ func (s *Store) commitGroup(ops []*op) []*op {
 	return rest
 }
 
-func (g *group) rollback(mark int, markSize int64) {
-	g.entries, g.size = g.entries[:mark], markSize
+func (g *group) rollback(mark int, markSize, markVlog int64) {
+	g.entries, g.size, g.vlogN = g.entries[:mark], markSize, markVlog
 	for _, k := range g.undo {
 		delete(g.idem, k)
 	}

@@ -306,7 +306,7 @@ func (s *Store) OpenBatches(webhook ID, drop []ID, bs ...*Batch) error {
 			last = maxID(last, b.Events[n-1].ID)
 		}
 	}
-	o := &op{weight: len(bs) + len(drop)}
+	o := &op{weight: len(bs) + len(drop), space: spaceDelivery}
 	o.after = func() {
 		if !last.IsZero() {
 			s.advanceCursor(webhook, last)
@@ -370,7 +370,7 @@ func (s *Store) saveBatch(b *Batch, a *Attempt, h *HookHealth, lazy bool) error 
 			return err
 		}
 	}
-	o := &op{weight: 1, lazy: lazy}
+	o := &op{weight: 1, lazy: lazy, space: spaceDelivery}
 	o.apply = func(g *group) error {
 		g.set(batchKey(b.Tenant, b.WebhookID, b.ID), bv, ttl)
 		if b.Open() {
@@ -398,7 +398,7 @@ func (s *Store) DropQueue(webhook ID, max int) (int, error) {
 		return 0, err
 	}
 	last := ids[len(ids)-1]
-	o := &op{weight: 1}
+	o := &op{weight: 1, space: spaceDelivery}
 	o.after = func() { s.advanceCursor(webhook, last) }
 	o.apply = func(g *group) error {
 		g.set(cursorKey(webhook), append([]byte(nil), last[:]...), 0)

@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,6 +44,15 @@ type Options struct {
 	// writing: their pages are handed back to the kernel (trimValueLogs) and GC
 	// reclaims them file by file.
 	ValueLogFileSize int64
+	// MinFreeBytes is the free-space reserve on Dir's filesystem
+	// (space.go): below it client writes fail with a *SpaceError
+	// (ErrNoSpace, ErrFull) and Ready reports it, below half of it every
+	// write does, and Open refuses to start below half of it. Default:
+	// MinFreeFor(MemTableSize); negative: no reserve (and no allocation
+	// ahead of Badger's writes).
+	MinFreeBytes int64
+
+	statfs func(dir string) (free uint64, err error) // tests; default statfsFree
 }
 
 // defaultValueThreshold: values this large or larger go to Badger's value
@@ -57,6 +67,7 @@ type Store struct {
 	ids  IDGen
 
 	maxCount, maxSize int64 // per-commit limits
+	maxVlog           int64 // bytes of values per commit beside other ops (space.go)
 
 	mu       sync.Mutex // guards pending, pendingN, closed
 	pending  []*op
@@ -71,8 +82,11 @@ type Store struct {
 	tenants map[string]*tenantCache
 	hooks   map[ID]*Webhook // every webhook, any tenant
 
-	gcStop chan struct{}
-	gcDone chan struct{}
+	gcStop    chan struct{} // closed by Close: stops gcLoop and spaceLoop
+	gcDone    chan struct{}
+	spaceDone chan struct{}
+	space     *space                 // nil: no reserve
+	allocErr  atomic.Pointer[string] // the last preallocation error logged
 
 	queued atomic.Pointer[func(map[ID]int)]
 
@@ -122,6 +136,16 @@ func Open(opts Options) (*Store, error) {
 	if opts.MemTableSize <= 0 {
 		opts.MemTableSize = 64 << 20
 	}
+	if opts.MinFreeBytes == 0 {
+		opts.MinFreeBytes = MinFreeFor(opts.MemTableSize)
+	}
+	if opts.statfs == nil {
+		opts.statfs = statfsFree
+	}
+	sp, err := openSpace(opts)
+	if err != nil {
+		return nil, err
+	}
 	bo := badger.DefaultOptions(opts.Dir).
 		// The store syncs itself after each written group (commit.go).
 		WithSyncWrites(false).
@@ -153,19 +177,22 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		db:       db,
-		opts:     opts,
-		log:      opts.Logger,
-		maxCount: db.MaxBatchCount() * 9 / 10,
-		maxSize:  db.MaxBatchSize() * 9 / 10,
-		signal:   make(chan struct{}, 1),
-		stopped:  make(chan struct{}),
-		tenants:  map[string]*tenantCache{},
-		hooks:    map[ID]*Webhook{},
-		cursors:  map[ID]ID{},
-		recent:   newRecent(recentBytes),
-		gcStop:   make(chan struct{}),
-		gcDone:   make(chan struct{}),
+		db:        db,
+		opts:      opts,
+		log:       opts.Logger,
+		maxCount:  db.MaxBatchCount() * 9 / 10,
+		maxSize:   db.MaxBatchSize() * 9 / 10,
+		maxVlog:   opts.ValueLogFileSize / 2,
+		signal:    make(chan struct{}, 1),
+		stopped:   make(chan struct{}),
+		tenants:   map[string]*tenantCache{},
+		hooks:     map[ID]*Webhook{},
+		cursors:   map[ID]ID{},
+		recent:    newRecent(recentBytes),
+		gcStop:    make(chan struct{}),
+		gcDone:    make(chan struct{}),
+		spaceDone: make(chan struct{}),
+		space:     sp,
 	}
 	s.syncCond = sync.NewCond(&s.syncMu)
 	s.synced = make(chan struct{})
@@ -173,6 +200,11 @@ func Open(opts Options) (*Store, error) {
 		s.vlogs, err = newRotatingLog(opts.Dir, 6, ".vlog", opts.InMemory)
 	}
 	if err == nil {
+		s.memLogs.allocLimit = memLogAlloc(opts.MemTableSize)
+		for _, l := range []*rotatingLog{s.memLogs, s.vlogs} {
+			l.onAlloc = s.allocated
+			l.preallocate()
+		}
 		err = s.loadCaches()
 	}
 	if err != nil {
@@ -182,7 +214,81 @@ func Open(opts Options) (*Store, error) {
 	go s.syncLoop()
 	go s.commitLoop()
 	go s.gcLoop()
+	go s.spaceLoop()
 	return s, nil
+}
+
+// openSpace measures free space before Badger opens (and replays) the
+// directory, which itself writes through memory maps: below the floor it
+// refuses, naming the space needed. It returns nil (no reserve) for an
+// in-memory store, a negative MinFreeBytes, or a system where free space
+// cannot be measured.
+func openSpace(opts Options) (*space, error) {
+	if opts.InMemory || opts.MinFreeBytes < 0 {
+		return nil, nil
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", opts.Dir, err)
+	}
+	sp := newSpace(opts.Dir, uint64(opts.MinFreeBytes), opts.statfs, opts.Logger)
+	err := sp.opening()
+	if errors.Is(err, errNoStatfs) {
+		opts.Logger.Warn("wal: free space cannot be measured here; no reserve is kept", zap.Error(err))
+		return nil, nil
+	}
+	return sp, err
+}
+
+// memLogAlloc is how much of a memtable log to allocate ahead: Badger maps
+// it at twice the memtable size but rotates once it holds memTableSize
+// bytes, so it writes at most that plus one transaction (15% of the
+// memtable in Badger's estimate, ~20% once encoded) and a header.
+func memLogAlloc(memTableSize int64) int64 {
+	return memTableSize + memTableSize/4 + 1<<20
+}
+
+// allocated is told what a rotatingLog allocated ahead, or why it could
+// not (a full disk: measure now; a filesystem without fallocate: the
+// reserve alone protects). Each distinct error is logged once.
+func (s *Store) allocated(n int64, err error) {
+	if err == nil {
+		s.space.wrote(uint64(n))
+		return
+	}
+	_ = s.space.measure()
+	msg := err.Error()
+	if last := s.allocErr.Swap(&msg); last == nil || *last != msg {
+		s.log.Warn("wal: cannot allocate a log file ahead of Badger's writes", zap.Error(err))
+	}
+}
+
+// spaceInterval is how often free space is measured and new log files
+// allocated; a variable for tests.
+var spaceInterval = 250 * time.Millisecond
+
+// spaceLoop measures free space and allocates Badger's new log files
+// (those the syncer has not seen yet: a rotation by a lazy write, or by
+// value-log GC) every spaceInterval, so that the reserve's state comes
+// back by itself once space is freed.
+func (s *Store) spaceLoop() {
+	defer close(s.spaceDone)
+	if s.space == nil {
+		return
+	}
+	t := time.NewTicker(spaceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.gcStop:
+			return
+		case <-t.C:
+			s.memLogs.preallocate()
+			s.vlogs.preallocate()
+			if err := s.space.measure(); err != nil {
+				s.log.Warn("wal: cannot measure free space", zap.Error(err))
+			}
+		}
+	}
 }
 
 // Close stops accepting writes, commits everything already queued, stops
@@ -200,6 +306,7 @@ func (s *Store) Close() error {
 	<-s.stopped
 	close(s.gcStop)
 	<-s.gcDone
+	<-s.spaceDone
 	s.memLogs.close()
 	s.vlogs.close()
 	if err := s.db.Close(); err != nil {
@@ -221,17 +328,19 @@ func (s *Store) Err() error {
 	return nil
 }
 
-// Ready reports whether the store accepts writes.
+// Ready reports whether the store accepts writes: not failed, not
+// closed, and free space above the reserve (a *SpaceError otherwise).
 func (s *Store) Ready() error {
 	if err := s.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
 		return ErrClosed
 	}
-	return nil
+	return s.space.refuse(spaceClient)
 }
 
 // readable is checked by every read: after a failed commit the memtable may
@@ -274,6 +383,9 @@ func (s *Store) gcLoop() {
 		case <-trim.C:
 			s.trimValueLogs()
 		case <-t.C:
+			if s.space.refuse(spaceClient) != nil {
+				continue // GC writes before it frees: not below the reserve
+			}
 			// GC rewrites live values into the newest value-log file and
 			// deletes the old one without syncing (Badger runs without
 			// synced writes here): sync right after each file. Between

@@ -30,6 +30,15 @@ type rotatingLog struct {
 	// realDir is dir as /proc/self/maps names it.
 	realDir string
 	syncs   atomic.Int64 // calls that synced a file (tests)
+
+	// Preallocation (space.go): the files are allocated on disk as they
+	// appear, allocLimit bytes of each (0: the whole file).
+	allocMu    sync.Mutex
+	allocLimit int64
+	allocated  atomic.Int64 // number of the last file allocated
+	noAlloc    atomic.Bool  // the filesystem cannot: stop trying
+	// onAlloc is told the bytes allocated, or the error (nil: nobody).
+	onAlloc func(n int64, err error)
 }
 
 func newRotatingLog(dir string, width int, ext string, inMemory bool) (*rotatingLog, error) {
@@ -66,6 +75,7 @@ func newRotatingLog(dir string, width int, ext string, inMemory bool) (*rotating
 		}
 	}
 	l.newest.Store(int64(last))
+	l.allocated.Store(int64(last) - 1) // the newest is still to allocate
 	return l, nil
 }
 
@@ -106,6 +116,9 @@ func (l *rotatingLog) sync() error {
 	if l.f == nil {
 		return nil
 	}
+	if l.last() > int(l.allocated.Load()) {
+		l.preallocate()
+	}
 	l.syncs.Add(1)
 	if err := l.f.Sync(); err != nil {
 		return fmt.Errorf("sync %s: %w", filepath.Base(l.f.Name()), err)
@@ -140,4 +153,64 @@ func (l *rotatingLog) close() {
 		_ = l.f.Close()
 		l.f = nil
 	}
+}
+
+// preallocate allocates disk blocks for every file that appeared since the
+// last call (Badger creates them sparse and writes them through memory
+// maps: a write to an unbacked page on a full disk is SIGBUS, not an
+// error). It runs at each rotation the syncer sees and on the store's
+// space ticker. Allocation keeps the file's size; a file already gone (a
+// memtable flushed meanwhile) is skipped. On failure (ENOSPC) the file is
+// tried again at the next call.
+func (l *rotatingLog) preallocate() {
+	if l.dir == "" || l.noAlloc.Load() {
+		return
+	}
+	l.allocMu.Lock()
+	defer l.allocMu.Unlock()
+	for n := l.allocated.Load() + 1; ; n++ {
+		f, err := os.OpenFile(l.path(int(n)), os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			if !l.followedBy(n) {
+				return // not created yet
+			}
+			l.allocated.Store(n) // gone already
+			continue
+		}
+		if err == nil {
+			err = l.allocate(f)
+			f.Close()
+		}
+		if err != nil {
+			if allocUnsupported(err) {
+				l.noAlloc.Store(true)
+			}
+			if l.onAlloc != nil {
+				l.onAlloc(0, fmt.Errorf("allocate %s: %w", filepath.Base(l.path(int(n))), err))
+			}
+			return
+		}
+		l.allocated.Store(n)
+	}
+}
+
+func (l *rotatingLog) allocate(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	n := fi.Size()
+	if l.allocLimit > 0 {
+		n = min(n, l.allocLimit)
+	}
+	if n <= 0 {
+		return nil
+	}
+	if err := fallocate(f, n); err != nil {
+		return err
+	}
+	if l.onAlloc != nil {
+		l.onAlloc(n, nil)
+	}
+	return nil
 }
