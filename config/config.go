@@ -64,6 +64,10 @@ type Storage struct {
 	// ValueThreshold: stored values this large or larger go to Badger's
 	// value log (see config.example.toml).
 	ValueThreshold int `toml:"value_threshold"`
+	// MinFreeBytes is the free-space reserve on dir's filesystem: below
+	// it new events are refused with 503 and /readyz fails; below half of
+	// it every write stops; hookd will not start below half of it.
+	MinFreeBytes int64 `toml:"min_free_bytes"`
 }
 
 // APIKey is one accepted API key, stored only as the hex SHA-256 of the key.

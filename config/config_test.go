@@ -85,6 +85,7 @@ retention = "720h"
 memtable_bytes = 16777216
 compression = "none"
 value_threshold = 512
+min_free_bytes = 734003200
 
 [auth]
 mode = "apikey"
@@ -130,7 +131,8 @@ format = "console"
 var fullConfig = Config{
 	Server: Server{Listen: "0.0.0.0:9000", MaxBodyBytes: 1 << 20, ShutdownTimeout: dur("30s"), MemoryLimit: 512 << 20,
 		ReadTimeout: dur("5s"), BodyBudgetBytes: 16 << 20, Concurrency: 100, MaxConnsPerIP: 10},
-	Storage: Storage{Dir: "/var/lib/hookd", Retention: dur("720h"), MemtableBytes: 16 << 20, Compression: "none", ValueThreshold: 512},
+	Storage: Storage{Dir: "/var/lib/hookd", Retention: dur("720h"), MemtableBytes: 16 << 20, Compression: "none", ValueThreshold: 512,
+		MinFreeBytes: 700 << 20},
 	Auth: Auth{
 		Mode: "apikey", JWTSecret: "0123456789abcdef0123", JWTPublicKeyFile: "/etc/hookd/jwt.pem",
 		JWKSFile: "/etc/hookd/jwks.json", Issuer: "https://id.example.com", Audience: "hookd", AllowInsecure: true,
@@ -308,6 +310,8 @@ func TestValidate(t *testing.T) {
 		{"conns 0", func(c *Config) { c.Delivery.MaxConnsPerHost = 0 }, "delivery.max_conns_per_host"},
 		{"conns big", func(c *Config) { c.Delivery.MaxConnsPerHost = 10001 }, "delivery.max_conns_per_host"},
 		{"disable_after", func(c *Config) { c.Delivery.DisableAfter = dur("30s") }, "delivery.disable_after"},
+		{"min free 0", func(c *Config) { c.Storage.MinFreeBytes = 0 }, "storage.min_free_bytes"},
+		{"min free under memtables", func(c *Config) { c.Storage.MemtableBytes = 128 << 20 }, "storage.min_free_bytes"},
 		{"max_data 0", func(c *Config) { c.Events.MaxDataBytes = 0 }, "events.max_data_bytes"},
 		{"tenant rate negative", func(c *Config) { c.Events.TenantRateLimit = -1 }, "events.tenant_rate_limit"},
 		{"max_data over body", func(c *Config) { c.Server.MaxBodyBytes = 4096; c.Events.MaxDataBytes = 4097 }, "events.max_data_bytes"},

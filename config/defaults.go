@@ -28,6 +28,7 @@ func Default() Config {
 			MemtableBytes:  32 << 20,
 			Compression:    "snappy",
 			ValueThreshold: 256,
+			MinFreeBytes:   1 << 30,
 		},
 		Auth: Auth{Mode: AuthNone},
 		Delivery: Delivery{

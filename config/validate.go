@@ -41,6 +41,11 @@ func (c Config) Validate() error {
 		"must be from 64 bytes to 1 MiB (1048576), got %d", c.Storage.ValueThreshold)
 	v.check(c.Storage.MemtableBytes >= 4<<20 && c.Storage.MemtableBytes <= 1<<30, "storage.memtable_bytes",
 		"must be from 4 MiB (4194304) to 1 GiB, got %d", c.Storage.MemtableBytes)
+	// What Badger may still write once hookd stops writing, twice: the
+	// same formula as wal.MinFreeFor (config imports no hookd package).
+	minFree := 2 * (5*int64(c.Storage.MemtableBytes) + 160<<20)
+	v.check(c.Storage.MinFreeBytes >= minFree, "storage.min_free_bytes",
+		"must be at least 10 x storage.memtable_bytes + 320 MiB (%d), got %d", minFree, c.Storage.MinFreeBytes)
 	v.check(c.Events.TenantRateLimit >= 0 && c.Events.TenantRateLimit <= 10_000_000, "events.tenant_rate_limit",
 		"must be from 0 (no limit) to 10000000 events per second, got %d", c.Events.TenantRateLimit)
 	v.check(c.Events.MaxDataBytes >= 1 && c.Events.MaxDataBytes <= c.Server.MaxBodyBytes,
