@@ -72,7 +72,7 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 	}
 	store, err := wal.Open(wal.Options{Dir: cfg.Storage.Dir, Retention: cfg.Storage.Retention.Duration, Logger: log,
 		MemTableSize: int64(cfg.Storage.MemtableBytes), NoCompression: cfg.Storage.Compression == "none",
-		ValueThreshold: cfg.Storage.ValueThreshold})
+		ValueThreshold: cfg.Storage.ValueThreshold, MinFreeBytes: cfg.Storage.MinFreeBytes})
 	if err != nil {
 		return err
 	}

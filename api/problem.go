@@ -75,6 +75,8 @@ func toError(err error) *Error {
 		return errNotFound("resource")
 	case errors.Is(err, wal.ErrConflict):
 		return &Error{Status: 409, Code: codeConflict, Detail: "already exists"}
+	case errors.Is(err, wal.ErrNoSpace):
+		return &Error{Status: 503, Code: codeUnavailable, Detail: "storage is below its free-space reserve; retry once space is freed", RetryAfter: 10}
 	case errors.Is(err, wal.ErrFull):
 		return &Error{Status: 503, Code: codeUnavailable, Detail: "ingest queue is full, retry shortly", RetryAfter: 1}
 	case errors.Is(err, wal.ErrTooBig):
