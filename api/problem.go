@@ -73,6 +73,8 @@ func toError(err error) *Error {
 		return e
 	case errors.Is(err, wal.ErrNotFound):
 		return errNotFound("resource")
+	case errors.Is(err, wal.ErrLimit):
+		return &Error{Status: 409, Code: codeConflict, Detail: "this tenant has as many webhooks as it may have (webhooks.max_per_tenant); delete one first"}
 	case errors.Is(err, wal.ErrConflict):
 		return &Error{Status: 409, Code: codeConflict, Detail: "already exists"}
 	case errors.Is(err, wal.ErrNoSpace):

@@ -72,10 +72,6 @@ func (f *flexDuration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// reservedHeaders may not be set as custom headers (API.md §3).
-var reservedHeaders = map[string]bool{"host": true, "content-length": true, "content-type": true,
-	"content-encoding": true, "transfer-encoding": true, "connection": true}
-
 // apply validates in and writes it onto w. create says whether absent
 // required fields are an error.
 func (s *Server) applyWebhook(in *webhookIn, w *wal.Webhook, create bool) error {
@@ -246,8 +242,7 @@ func validHeaders(h map[string]string) error {
 		if !validToken(k) {
 			return errValidation("customHeaders", fmt.Sprintf("%q is not a valid header name", k))
 		}
-		lk := strings.ToLower(k)
-		if reservedHeaders[lk] || strings.HasPrefix(lk, "webhook-") {
+		if engine.ReservedHeader(k) {
 			return errValidation("customHeaders", fmt.Sprintf("%q is reserved", k))
 		}
 		if strings.ContainsAny(v, "\r\n\x00") || len(v) > 4096 {
@@ -368,7 +363,7 @@ func (s *Server) createWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
 		w.Secrets = []wal.Secret{{Value: newSecret()}}
 	}
 	w.ID = s.store.NewWebhookID()
-	if err := s.store.CreateWebhook(w); err != nil {
+	if err := s.store.CreateWebhookUpTo(w, s.cfg.Webhooks.MaxPerTenant); err != nil {
 		return err
 	}
 	s.engine.WebhookChanged(w)

@@ -28,6 +28,7 @@ type Config struct {
 	Auth     Auth     `toml:"auth"`
 	Delivery Delivery `toml:"delivery"`
 	Events   Events   `toml:"events"`
+	Webhooks Webhooks `toml:"webhooks"`
 	API      API      `toml:"api"`
 	Log      Log      `toml:"log"`
 }
@@ -107,6 +108,13 @@ type Events struct {
 	// TenantRateLimit caps the events each tenant may publish per second
 	// (a burst of one second's worth); 0 = no limit.
 	TenantRateLimit int `toml:"tenant_rate_limit"`
+}
+
+// Webhooks is the [webhooks] section: limits on subscriptions.
+type Webhooks struct {
+	// MaxPerTenant caps the webhooks one tenant may have; a create past
+	// it is refused. It bounds the fan-out of one publish.
+	MaxPerTenant int `toml:"max_per_tenant"`
 }
 
 // API is the [api] section: which compatibility profiles (API.md §9) are served.

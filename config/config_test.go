@@ -120,6 +120,9 @@ strict_types = true
 max_data_bytes = 1024
 tenant_rate_limit = 500
 
+[webhooks]
+max_per_tenant = 250
+
 [api]
 compat = ["thredd", "ncore"]
 
@@ -145,9 +148,10 @@ var fullConfig = Config{
 		Timeout: dur("2s"), RetrySchedule: []Duration{dur("1s"), dur("1m")}, AllowPrivateDestinations: true,
 		AllowedCIDRs: []string{"10.20.0.0/16", "fd00:1::/64"}, MaxConnsPerHost: 8, DisableAfter: dur("24h"),
 	},
-	Events: Events{StrictTypes: true, MaxDataBytes: 1024, TenantRateLimit: 500},
-	API:    API{Compat: []string{"thredd", "ncore"}},
-	Log:    Log{Level: "debug", Format: "console"},
+	Events:   Events{StrictTypes: true, MaxDataBytes: 1024, TenantRateLimit: 500},
+	Webhooks: Webhooks{MaxPerTenant: 250},
+	API:      API{Compat: []string{"thredd", "ncore"}},
+	Log:      Log{Level: "debug", Format: "console"},
 }
 
 func TestFullFile(t *testing.T) {
@@ -314,6 +318,7 @@ func TestValidate(t *testing.T) {
 		{"min free under memtables", func(c *Config) { c.Storage.MemtableBytes = 128 << 20 }, "storage.min_free_bytes"},
 		{"max_data 0", func(c *Config) { c.Events.MaxDataBytes = 0 }, "events.max_data_bytes"},
 		{"tenant rate negative", func(c *Config) { c.Events.TenantRateLimit = -1 }, "events.tenant_rate_limit"},
+		{"max per tenant 0", func(c *Config) { c.Webhooks.MaxPerTenant = 0 }, "webhooks.max_per_tenant"},
 		{"max_data over body", func(c *Config) { c.Server.MaxBodyBytes = 4096; c.Events.MaxDataBytes = 4097 }, "events.max_data_bytes"},
 		{"compat unknown", func(c *Config) { c.API.Compat = []string{"ncore", "svix"} }, "api.compat[1]"},
 		{"compat duplicate", func(c *Config) { c.API.Compat = []string{"ncore", "ocore", "ncore"} }, "api.compat[2]"},

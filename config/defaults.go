@@ -41,9 +41,10 @@ func Default() Config {
 			MaxConnsPerHost: 64,
 			DisableAfter:    d(120 * time.Hour),
 		},
-		Events: Events{MaxDataBytes: 256 << 10},
-		API:    API{Compat: CompatProfiles()},
-		Log:    Log{Level: "info", Format: "json"},
+		Events:   Events{MaxDataBytes: 256 << 10},
+		Webhooks: Webhooks{MaxPerTenant: 10_000},
+		API:      API{Compat: CompatProfiles()},
+		Log:      Log{Level: "info", Format: "json"},
 	}
 }
 

@@ -50,6 +50,8 @@ func (c Config) Validate() error {
 		"must be from 0 (no limit) to 10000000 events per second, got %d", c.Events.TenantRateLimit)
 	v.check(c.Events.MaxDataBytes >= 1 && c.Events.MaxDataBytes <= c.Server.MaxBodyBytes,
 		"events.max_data_bytes", "must be between 1 and server.max_body_bytes (%d), got %d", c.Server.MaxBodyBytes, c.Events.MaxDataBytes)
+	v.check(c.Webhooks.MaxPerTenant >= 1 && c.Webhooks.MaxPerTenant <= 1_000_000, "webhooks.max_per_tenant",
+		"must be from 1 to 1000000, got %d", c.Webhooks.MaxPerTenant)
 	for i, p := range c.API.Compat {
 		key := fmt.Sprintf("api.compat[%d]", i)
 		v.check(slices.Contains(CompatProfiles(), p), key, "unknown profile %q (want one of %s)", p, strings.Join(CompatProfiles(), ", "))

@@ -51,7 +51,7 @@ type Request struct {
 	Body      []byte // uncompressed JSON; signed as is
 	Secrets   [][]byte
 	// Headers are the webhook's custom headers. They cannot replace the
-	// headers the dispatcher sets (see reservedHeader); those are dropped.
+	// headers the dispatcher sets (see ReservedHeader); those are dropped.
 	Headers map[string]string
 	Gzip    bool
 }
@@ -170,7 +170,7 @@ func (d *Dispatcher) send(ctx context.Context, r *Request) Result {
 func (d *Dispatcher) setHeaders(req *fasthttp.Request, r *Request) map[string]string {
 	shown := make(map[string]string, len(r.Headers)+6)
 	for k, v := range r.Headers {
-		if reservedHeader(k) || !validHeader(k, v) {
+		if ReservedHeader(k) || !validHeader(k, v) {
 			continue
 		}
 		req.Header.Set(k, v)
@@ -197,16 +197,19 @@ func (d *Dispatcher) setHeaders(req *fasthttp.Request, r *Request) map[string]st
 	return shown
 }
 
-// reservedHeader reports whether a custom header would replace one the
-// dispatcher owns or one that frames the request.
-func reservedHeader(name string) bool {
-	switch strings.ToLower(name) {
+// ReservedHeader reports whether a custom header would replace one the
+// dispatcher owns (webhook-* included) or one that frames the request or
+// changes how it is sent (Expect: 100-continue). The API refuses these at
+// create and update; the dispatcher drops them.
+func ReservedHeader(name string) bool {
+	name = strings.ToLower(name)
+	switch name {
 	case "content-type", "content-length", "content-encoding", "transfer-encoding",
-		"user-agent", "host", "connection", "te", "trailer", "upgrade", "expect",
-		"webhook-id", "webhook-timestamp", "webhook-signature":
+		"user-agent", "host", "connection", "keep-alive", "proxy-connection", "te",
+		"trailer", "upgrade", "expect":
 		return true
 	}
-	return false
+	return strings.HasPrefix(name, "webhook-")
 }
 
 // validHeader rejects names and values that would break the request's

@@ -48,10 +48,14 @@ func (s *Store) webhook(tenant string, id ID) (*Webhook, bool) {
 	return w, true
 }
 
-// putWebhook publishes w (a private copy) as the current version.
-func (s *Store) putWebhook(w *Webhook) {
+// putWebhook publishes w (a private copy) as the current version, then
+// runs also (when set) under the same lock.
+func (s *Store) putWebhook(w *Webhook, also func()) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
+	if also != nil {
+		defer also()
+	}
 	s.hooks[w.ID] = w
 	old := s.tenant(w.Tenant)
 	tc := &tenantCache{types: old.types}
@@ -112,7 +116,7 @@ func (s *Store) loadCaches() error {
 				it.Close()
 				return fmt.Errorf("wal: load webhook %x: %w", it.Item().Key(), err)
 			}
-			s.putWebhook(w)
+			s.putWebhook(w, nil)
 		}
 		it.Close()
 		cpfx := []byte{pfxCursor, '/'}

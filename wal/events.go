@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"slices"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -44,13 +45,13 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 	var newTypes []string
 	var fanned map[ID]int
 	var hot []*Event // events fanned out to someone: the engine reads them soon
-	var fan map[ID][]ID
+	var stored []int // indexes in evs of the events stored (not duplicates)
 	o := &op{weight: len(evs)}
 	o.apply = func(g *group) error {
 		newTypes = newTypes[:0]
 		clear(fanned)
-		clear(fan)
 		hot = hot[:0]
+		stored = stored[:0]
 		tc := s.tenantCacheRO(tenant)
 		buf := make([]byte, 0, 256*len(evs))
 		for i := range evs {
@@ -65,6 +66,7 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 			}
 			id := s.ids.New(g.now)
 			res.IDs[i], res.Duplicate[i] = id, false
+			stored = append(stored, i)
 			e := Event{Type: in.Type, Key: in.Key, Refs: in.Refs, Data: in.Data, CreatedAt: g.now}
 			start := len(buf)
 			buf = encodeEvent(buf, &e)
@@ -74,18 +76,7 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 				g.noteIdem(tenant, in.Key, id)
 			}
 			if tc != nil {
-				out := false
-				for _, w := range tc.active {
-					if w.Matches(in.Type) {
-						if fan == nil {
-							fan, fanned = map[ID][]ID{}, map[ID]int{}
-						}
-						fan[w.ID] = append(fan[w.ID], id)
-						fanned[w.ID]++
-						out = true
-					}
-				}
-				if out {
+				if slices.ContainsFunc(tc.active, func(w *Webhook) bool { return w.Matches(in.Type) }) {
 					// As decodeEvent would return it: ms precision, no empty refs.
 					he := e
 					he.ID, he.Tenant = id, tenant
@@ -101,10 +92,8 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 				g.set(eventTypeKey(tenant, in.Type), encodeEventType(EventType{Name: in.Type, CreatedAt: g.now}), 0)
 			}
 		}
-		// One queue record per webhook for this append, expiring with
-		// its events.
-		for wh, ids := range fan {
-			g.set(queueKey(wh, ids[len(ids)-1]), encodeQueue(ids), s.opts.Retention)
+		if tc != nil && len(stored) > 0 {
+			fanned = s.fanOut(g, tc.active, evs, stored, res.IDs, fanned)
 		}
 		return nil
 	}
@@ -121,6 +110,39 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 		return AppendResult{}, err
 	}
 	return res, nil
+}
+
+// fanOut writes one queue record per matching webhook for this append,
+// expiring with its events, and counts what each webhook got into fanned
+// (made when nil). Memory does not grow with webhooks × events: one
+// webhook's IDs are gathered in a scratch slice at a time, and webhooks
+// whose filters pick the same events share one encoded record.
+func (s *Store) fanOut(g *group, active []*Webhook, evs []EventInput, stored []int, ids []ID, fanned map[ID]int) map[ID]int {
+	var scratch []ID
+	shared := map[string][]byte{}
+	for _, w := range active {
+		scratch = scratch[:0]
+		for _, i := range stored {
+			if w.Matches(evs[i].Type) {
+				scratch = append(scratch, ids[i])
+			}
+		}
+		if len(scratch) == 0 {
+			continue
+		}
+		enc := encodeQueue(scratch)
+		if v, ok := shared[string(enc)]; ok {
+			enc = v
+		} else {
+			shared[string(enc)] = enc
+		}
+		g.set(queueKey(w.ID, scratch[len(scratch)-1]), enc, s.opts.Retention)
+		if fanned == nil {
+			fanned = map[ID]int{}
+		}
+		fanned[w.ID] = len(scratch)
+	}
+	return fanned
 }
 
 func (g *group) lookupIdem(tenant, key string) (ID, bool, error) {

@@ -81,6 +81,9 @@ type Store struct {
 	cacheMu sync.RWMutex
 	tenants map[string]*tenantCache
 	hooks   map[ID]*Webhook // every webhook, any tenant
+	// creating counts, per tenant, the creates past their limit check
+	// and not yet in tenants (CreateWebhookUpTo); nil until the first.
+	creating map[string]int
 
 	gcStop    chan struct{} // closed by Close: stops gcLoop and spaceLoop
 	gcDone    chan struct{}

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"time"
 
@@ -77,7 +78,11 @@ func (s *Store) NewWebhookID() ID { return s.ids.New(s.opts.Now()) }
 
 // CreateWebhook stores w (w.ID and w.Tenant set by the caller; w.ID from
 // NewWebhookID). Events appended after it returns fan out to it.
-func (s *Store) CreateWebhook(w *Webhook) error {
+func (s *Store) CreateWebhook(w *Webhook) error { return s.createWebhook(w, nil) }
+
+// createWebhook is CreateWebhook; cached, when set, runs under cacheMu in
+// the same critical section that adds w to the cache.
+func (s *Store) createWebhook(w *Webhook, cached func()) error {
 	w = w.Clone()
 	o := &op{weight: 1}
 	o.apply = func(g *group) error {
@@ -91,8 +96,44 @@ func (s *Store) CreateWebhook(w *Webhook) error {
 		g.set(webhookKey(w.Tenant, w.ID), v, 0)
 		return nil
 	}
-	o.after = func() { s.putWebhook(w) }
+	o.after = func() { s.putWebhook(w, cached) }
 	return s.submit(o)
+}
+
+// ErrLimit: the tenant already has as many webhooks as it may have.
+var ErrLimit = errors.New("wal: tenant webhook limit reached")
+
+// CreateWebhookUpTo is CreateWebhook refusing with ErrLimit when the
+// tenant already has max webhooks (creates in flight count too, so
+// concurrent creates cannot overshoot).
+func (s *Store) CreateWebhookUpTo(w *Webhook, max int) error {
+	s.cacheMu.Lock()
+	n := s.creating[w.Tenant]
+	if tc := s.tenants[w.Tenant]; tc != nil {
+		n += len(tc.all)
+	}
+	if n >= max {
+		s.cacheMu.Unlock()
+		return ErrLimit
+	}
+	if s.creating == nil {
+		s.creating = map[string]int{}
+	}
+	s.creating[w.Tenant]++
+	s.cacheMu.Unlock()
+	done := func() { // under cacheMu: once in the cache, or on failure
+		if s.creating[w.Tenant]--; s.creating[w.Tenant] == 0 {
+			delete(s.creating, w.Tenant)
+		}
+	}
+	var counted bool
+	err := s.createWebhook(w, func() { done(); counted = true })
+	if !counted {
+		s.cacheMu.Lock()
+		done()
+		s.cacheMu.Unlock()
+	}
+	return err
 }
 
 // UpdateWebhook applies fn to a copy of the stored webhook and stores the
@@ -120,7 +161,7 @@ func (s *Store) UpdateWebhook(tenant string, id ID, fn func(*Webhook) error) (*W
 		}
 		return nil
 	}
-	o.after = func() { s.putWebhook(next) }
+	o.after = func() { s.putWebhook(next, nil) }
 	if err := s.submit(o); err != nil {
 		return nil, err
 	}
