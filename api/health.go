@@ -17,7 +17,8 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx, _ *Principal) error {
 	return writeJSON(ctx, 200, map[string]string{"status": "ok"})
 }
 
-// readyz: the store is open and has not failed, and we are not shutting down.
+// readyz: the store is open, has not failed and has free space above its
+// reserve (storage.min_free_bytes), and we are not shutting down.
 func (s *Server) readyz(ctx *fasthttp.RequestCtx, _ *Principal) error {
 	if err := s.store.Ready(); err != nil {
 		e := toError(err)
