@@ -202,11 +202,7 @@ func (s *Server) hookOf(ctx *fasthttp.RequestCtx, p *Principal) (*wal.Webhook, e
 	if err != nil {
 		return nil, err
 	}
-	w, err := s.store.GetWebhook(p.Tenant, id)
-	if err != nil {
-		return nil, notFoundAs(err, "webhook")
-	}
-	return w, nil
+	return s.opGetWebhook(p, id)
 }
 
 func (s *Server) batchOf(ctx *fasthttp.RequestCtx, p *Principal) (*wal.Webhook, *wal.Batch, error) {
@@ -218,9 +214,9 @@ func (s *Server) batchOf(ctx *fasthttp.RequestCtx, p *Principal) (*wal.Webhook, 
 	if err != nil {
 		return nil, nil, errNotFound("batch")
 	}
-	b, err := s.store.GetBatch(p.Tenant, w.ID, bid)
+	b, err := s.opGetBatch(p, w.ID, bid)
 	if err != nil {
-		return nil, nil, notFoundAs(err, "batch")
+		return nil, nil, err
 	}
 	return w, b, nil
 }
@@ -244,7 +240,7 @@ func (s *Server) listBatches(ctx *fasthttp.RequestCtx, p *Principal) error {
 			return errValidation("cursor", "not a cursor this list returned")
 		}
 	}
-	bs, more, err := s.store.ListBatches(p.Tenant, w.ID, after, limit, f.keep)
+	bs, more, err := s.opListBatches(p, w.ID, f, after, limit)
 	if err != nil {
 		return err
 	}
@@ -265,22 +261,16 @@ func (s *Server) getBatch(ctx *fasthttp.RequestCtx, p *Principal) error {
 		return err
 	}
 	out := toBatchOut(b)
-	ids := make([]wal.ID, len(b.Events))
-	for i, e := range b.Events {
-		ids[i] = e.ID
-	}
-	if evs, err := s.store.GetEvents(p.Tenant, ids); err == nil {
-		for i, e := range evs {
-			if e != nil { // nil: retention removed it
-				out.Events[i].Data = e.Data
-			}
+	for i, e := range s.opBatchEvents(p, b) {
+		if e != nil { // nil: retention removed it
+			out.Events[i].Data = e.Data
 		}
 	}
 	return writeJSON(ctx, 200, out)
 }
 
 func (s *Server) listAttempts(ctx *fasthttp.RequestCtx, p *Principal) error {
-	_, b, err := s.batchOf(ctx, p)
+	w, b, err := s.batchOf(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -294,7 +284,7 @@ func (s *Server) listAttempts(ctx *fasthttp.RequestCtx, p *Principal) error {
 			return errValidation("cursor", "not a cursor this list returned")
 		}
 	}
-	as, more, err := s.store.ListAttempts(p.Tenant, b.ID, after, limit)
+	as, more, err := s.opListAttempts(p, w.ID, b.ID, after, limit)
 	if err != nil {
 		return err
 	}
@@ -310,7 +300,7 @@ func (s *Server) listAttempts(ctx *fasthttp.RequestCtx, p *Principal) error {
 }
 
 func (s *Server) getAttempt(ctx *fasthttp.RequestCtx, p *Principal) error {
-	_, b, err := s.batchOf(ctx, p)
+	w, b, err := s.batchOf(ctx, p)
 	if err != nil {
 		return err
 	}
@@ -318,9 +308,9 @@ func (s *Server) getAttempt(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err != nil {
 		return errNotFound("attempt")
 	}
-	a, err := s.store.GetAttempt(p.Tenant, b.ID, aid)
+	a, err := s.opGetAttempt(p, w.ID, b.ID, aid)
 	if err != nil {
-		return notFoundAs(err, "attempt")
+		return err
 	}
 	return writeJSON(ctx, 200, toAttemptOut(a))
 }
@@ -331,7 +321,7 @@ func (s *Server) replayBatch(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err != nil {
 		return err
 	}
-	id, err := s.engine.Replay(p.Tenant, w.ID, b.ID)
+	id, err := s.opReplay(p, w.ID, b.ID)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"strconv"
 	"time"
 
@@ -28,9 +27,6 @@ func (s *Server) sendExpired(ctx *fasthttp.RequestCtx, p *Principal) error {
 		if err != nil {
 			return errNotFound("webhook")
 		}
-		if _, err := s.store.GetWebhook(p.Tenant, id); err != nil {
-			return notFoundAs(err, "webhook")
-		}
 		f.Webhook = id
 	}
 	if len(in.BatchIDs) > 1000 {
@@ -53,7 +49,7 @@ func (s *Server) sendExpired(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if f.CreatedBefore, err = parseTimeField("createdBefore", in.CreatedBefore); err != nil {
 		return err
 	}
-	n, err := s.engine.SendExpired(p.Tenant, f)
+	n, err := s.opSendExpired(p, f)
 	if err != nil {
 		return err
 	}
@@ -89,13 +85,15 @@ func toPingOut(r engine.PingResult) pingOut {
 
 // ping sends a signed webhook.ping now (POST /v1/webhooks/{id}:ping).
 func (s *Server) ping(ctx *fasthttp.RequestCtx, p *Principal) error {
-	w, err := s.hookOf(ctx, p)
+	id, err := s.webhookID(ctx)
 	if err != nil {
 		return err
 	}
-	c, cancel := context.WithTimeout(context.Background(), s.cfg.Delivery.Timeout.Duration+time.Second)
-	defer cancel()
-	return writeJSON(ctx, 200, toPingOut(s.engine.Ping(c, w)))
+	r, err := s.opPing(p, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(ctx, 200, toPingOut(r))
 }
 
 type heartbeatOut struct {
@@ -111,17 +109,18 @@ type heartbeatOut struct {
 // heartbeat is GET /v1/webhooks/{id}/heartbeat: health from recent
 // attempts plus, unless ?probe=false, a live signed ping.
 func (s *Server) heartbeat(ctx *fasthttp.RequestCtx, p *Principal) error {
-	w, err := s.hookOf(ctx, p)
+	id, err := s.webhookID(ctx)
 	if err != nil {
 		return err
 	}
-	h := s.engine.Health(w.ID)
-	out := heartbeatOut{WebhookID: w.ID.Text("wh_"), HealthStatus: h.Status, ConsecutiveFailures: h.ConsecutiveFailures,
+	hb, err := s.opHeartbeat(p, id, string(ctx.QueryArgs().Peek("probe")) != "false")
+	if err != nil {
+		return err
+	}
+	h := hb.Health
+	out := heartbeatOut{WebhookID: id.Text("wh_"), HealthStatus: h.Status, ConsecutiveFailures: h.ConsecutiveFailures,
 		LastSuccessAt: optTime(h.LastSuccess), LastFailureAt: optTime(h.LastFailure)}
-	if string(ctx.QueryArgs().Peek("probe")) != "false" {
-		c, cancel := context.WithTimeout(context.Background(), s.cfg.Delivery.Timeout.Duration+time.Second)
-		defer cancel()
-		r := s.engine.Ping(c, w)
+	if r := hb.Probe; r != nil {
 		ok, ms := r.Success, r.Latency.Milliseconds()
 		out.Reachable, out.LatencyMs = &ok, &ms
 	}

@@ -17,11 +17,7 @@ func (s *Server) listEventTypes(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err != nil {
 		return err
 	}
-	after := string(ctx.QueryArgs().Peek("cursor"))
-	if after != "" && !validType(after) {
-		return errValidation("cursor", "not a cursor this list returned")
-	}
-	types, more, err := s.store.ListEventTypes(p.Tenant, after, limit)
+	types, more, err := s.opListEventTypes(p, string(ctx.QueryArgs().Peek("cursor")), limit)
 	if err != nil {
 		return err
 	}

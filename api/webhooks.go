@@ -353,20 +353,10 @@ func (s *Server) createWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err := decodeBody(ctx, &in, false); err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	w := &wal.Webhook{Tenant: p.Tenant, Account: p.Account, IsActive: true, MaxBatchSize: 1,
-		Compression: "none", CreatedAt: now, UpdatedAt: now}
-	if err := s.applyWebhook(&in, w, true); err != nil {
+	w, err := s.opCreateWebhook(p, &in)
+	if err != nil {
 		return err
 	}
-	if len(w.Secrets) == 0 {
-		w.Secrets = []wal.Secret{{Value: newSecret()}}
-	}
-	w.ID = s.store.NewWebhookID()
-	if err := s.store.CreateWebhookUpTo(w, s.cfg.Webhooks.MaxPerTenant); err != nil {
-		return err
-	}
-	s.engine.WebhookChanged(w)
 	out := s.webhookOut(w)
 	out.Secret = w.Secrets[0].Value // shown once, on create
 	ctx.Response.Header.Set("Location", "/v1/webhooks/"+out.ID)
@@ -398,18 +388,10 @@ func (s *Server) updateWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err := decodeBody(ctx, &in, false); err != nil {
 		return err
 	}
-	now := s.now().UTC()
-	w, err := s.store.UpdateWebhook(p.Tenant, id, func(w *wal.Webhook) error {
-		if err := s.applyWebhook(&in, w, false); err != nil {
-			return err
-		}
-		w.UpdatedAt = now
-		return nil
-	})
+	w, err := s.opUpdateWebhook(p, id, &in)
 	if err != nil {
-		return notFoundAs(err, "webhook")
+		return err
 	}
-	s.engine.WebhookChanged(w)
 	return writeJSON(ctx, 200, s.webhookOut(w))
 }
 
@@ -418,10 +400,9 @@ func (s *Server) deleteWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.DeleteWebhook(p.Tenant, id); err != nil {
-		return notFoundAs(err, "webhook")
+	if err := s.opDeleteWebhook(p, id); err != nil {
+		return err
 	}
-	s.engine.WebhookDeleted(p.Tenant, id)
 	ctx.SetStatusCode(204)
 	return nil
 }
@@ -437,7 +418,7 @@ func (s *Server) listWebhooks(ctx *fasthttp.RequestCtx, p *Principal) error {
 			return errValidation("cursor", "not a cursor this list returned")
 		}
 	}
-	hooks, more, err := s.store.ListWebhooks(p.Tenant, after, limit)
+	hooks, more, err := s.opListWebhooks(p, after, limit)
 	if err != nil {
 		return err
 	}
@@ -504,6 +485,15 @@ func (s *Server) rotateSecret(ctx *fasthttp.RequestCtx, p *Principal) error {
 			return errValidation("gracePeriod", "must be from 0 to 168h")
 		}
 	}
+	if err := s.opRotateSecret(p, id, next, grace); err != nil {
+		return err
+	}
+	return writeJSON(ctx, 200, map[string]string{"secret": next})
+}
+
+// opRotateSecret makes next the signing secret of webhook id; the current
+// one keeps signing beside it for grace.
+func (s *Server) opRotateSecret(p *Principal, id wal.ID, next string, grace time.Duration) error {
 	now := s.now().UTC()
 	w, err := s.store.UpdateWebhook(p.Tenant, id, func(w *wal.Webhook) error {
 		keep := []wal.Secret{{Value: next}}
@@ -521,7 +511,7 @@ func (s *Server) rotateSecret(ctx *fasthttp.RequestCtx, p *Principal) error {
 		return notFoundAs(err, "webhook")
 	}
 	s.engine.WebhookChanged(w)
-	return writeJSON(ctx, 200, map[string]string{"secret": next})
+	return nil
 }
 
 // notFoundAs names the missing resource in a not-found error.

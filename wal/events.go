@@ -224,3 +224,26 @@ func (s *Store) QueueDepth(webhook ID) (int, error) {
 	})
 	return n, translate(err)
 }
+
+// EventByKey returns the ID of tenant's event published with idempotency
+// key key (within retention), or ErrNotFound.
+func (s *Store) EventByKey(tenant, key string) (ID, error) {
+	var id ID
+	if err := s.readable(); err != nil {
+		return id, err
+	}
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(idemKey(tenant, key))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if len(v) != len(id) {
+				return errCorrupt
+			}
+			copy(id[:], v)
+			return nil
+		})
+	})
+	return id, translate(err)
+}

@@ -246,3 +246,13 @@ func loadWebhook(item *badger.Item) (*Webhook, error) {
 	w.Tenant = string(k[2 : len(k)-17])
 	return w, nil
 }
+
+// CountWebhooks returns how many webhooks tenant has.
+func (s *Store) CountWebhooks(tenant string) int {
+	s.cacheMu.RLock()
+	defer s.cacheMu.RUnlock()
+	if tc := s.tenants[tenant]; tc != nil {
+		return len(tc.all)
+	}
+	return 0
+}

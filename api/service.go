@@ -1,0 +1,275 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"hookd/engine"
+	"hookd/wal"
+)
+
+// The operations of webhook management, written once. The native /v1
+// handlers and the four compatibility profiles (compat_*.go) are only
+// translation around these: paths, field names, paging, envelopes and
+// status codes. An operation takes the caller's Principal and typed input
+// and returns typed results or an error that toError (or a profile's own
+// error writer) maps; it never touches the request. Every store write that
+// the engine must know of is paired with its notification here, and only
+// here.
+
+// opCreateWebhook validates in and stores a new webhook of p's tenant.
+func (s *Server) opCreateWebhook(p *Principal, in *webhookIn) (*wal.Webhook, error) {
+	now := s.now().UTC()
+	w := &wal.Webhook{Tenant: p.Tenant, Account: p.Account, IsActive: true, MaxBatchSize: 1,
+		Compression: "none", CreatedAt: now, UpdatedAt: now}
+	if err := s.applyWebhook(in, w, true); err != nil {
+		return nil, err
+	}
+	if len(w.Secrets) == 0 {
+		w.Secrets = []wal.Secret{{Value: newSecret()}}
+	}
+	w.ID = s.store.NewWebhookID()
+	if err := s.store.CreateWebhookUpTo(w, s.cfg.Webhooks.MaxPerTenant); err != nil {
+		return nil, err
+	}
+	s.engine.WebhookChanged(w)
+	return w, nil
+}
+
+// opUpdateWebhook applies the fields present in in to webhook id.
+func (s *Server) opUpdateWebhook(p *Principal, id wal.ID, in *webhookIn) (*wal.Webhook, error) {
+	now := s.now().UTC()
+	w, err := s.store.UpdateWebhook(p.Tenant, id, func(w *wal.Webhook) error {
+		if err := s.applyWebhook(in, w, false); err != nil {
+			return err
+		}
+		w.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return nil, notFoundAs(err, "webhook")
+	}
+	s.engine.WebhookChanged(w)
+	return w, nil
+}
+
+// opDeleteWebhook deletes webhook id; its pending batches are cancelled.
+func (s *Server) opDeleteWebhook(p *Principal, id wal.ID) error {
+	if err := s.store.DeleteWebhook(p.Tenant, id); err != nil {
+		return notFoundAs(err, "webhook")
+	}
+	s.engine.WebhookDeleted(p.Tenant, id)
+	return nil
+}
+
+// opGetWebhook returns webhook id of p's tenant (404 for another tenant's).
+func (s *Server) opGetWebhook(p *Principal, id wal.ID) (*wal.Webhook, error) {
+	w, err := s.store.GetWebhook(p.Tenant, id)
+	if err != nil {
+		return nil, notFoundAs(err, "webhook")
+	}
+	return w, nil
+}
+
+// opListWebhooks returns up to limit webhooks after the cursor `after`.
+func (s *Server) opListWebhooks(p *Principal, after wal.ID, limit int) ([]*wal.Webhook, bool, error) {
+	return s.store.ListWebhooks(p.Tenant, after, limit)
+}
+
+// opWebhookPage is offset paging (the profiles' from/take and page/per_page):
+// webhooks [from, from+take) in creation order, and the tenant's total.
+func (s *Server) opWebhookPage(p *Principal, from, take int) ([]*wal.Webhook, int, error) {
+	total := s.store.CountWebhooks(p.Tenant)
+	if from >= total || take <= 0 {
+		return nil, total, nil
+	}
+	hooks, _, err := s.store.ListWebhooks(p.Tenant, wal.ID{}, from+take)
+	if err != nil {
+		return nil, 0, err
+	}
+	return hooks[min(from, len(hooks)):], total, nil
+}
+
+// opListBatches returns up to limit batches of webhook hook matching f,
+// after the cursor `after`.
+func (s *Server) opListBatches(p *Principal, hook wal.ID, f *batchFilter, after wal.ID, limit int) ([]*wal.Batch, bool, error) {
+	if _, err := s.opGetWebhook(p, hook); err != nil {
+		return nil, false, err
+	}
+	return s.store.ListBatches(p.Tenant, hook, after, limit, f.keep)
+}
+
+// maxOffsetScan bounds the batches an offset page reads to count: past
+// it, the total says "at least" (offsetPage.capped).
+const maxOffsetScan = 100_000
+
+// offsetPage is one page of an offset-paged list.
+type offsetPage[T any] struct {
+	items  []T
+	total  int  // matching items, up to maxOffsetScan
+	capped bool // more than maxOffsetScan matched: total is a floor
+}
+
+// opBatchPage is offset paging over a webhook's batches matching f, oldest
+// first, with their total (counted up to maxOffsetScan).
+func (s *Server) opBatchPage(p *Principal, hook wal.ID, f *batchFilter, from, take int) (offsetPage[*wal.Batch], error) {
+	var out offsetPage[*wal.Batch]
+	if _, err := s.opGetWebhook(p, hook); err != nil {
+		return out, err
+	}
+	var after wal.ID
+	for {
+		bs, more, err := s.store.ListBatches(p.Tenant, hook, after, 1000, f.keep)
+		if err != nil {
+			return out, err
+		}
+		for _, b := range bs {
+			if out.total >= from && len(out.items) < take {
+				out.items = append(out.items, b)
+			}
+			out.total++
+		}
+		if !more || len(bs) == 0 {
+			return out, nil
+		}
+		if out.total >= maxOffsetScan {
+			out.capped = true
+			return out, nil
+		}
+		after = bs[len(bs)-1].ID
+	}
+}
+
+// opGetBatch returns batch id of webhook hook.
+func (s *Server) opGetBatch(p *Principal, hook, id wal.ID) (*wal.Batch, error) {
+	if _, err := s.opGetWebhook(p, hook); err != nil {
+		return nil, err
+	}
+	b, err := s.store.GetBatch(p.Tenant, hook, id)
+	if err != nil {
+		return nil, notFoundAs(err, "batch")
+	}
+	return b, nil
+}
+
+// opBatchEvents returns the stored events of b, in b's order; an entry is
+// nil when retention removed that event.
+func (s *Server) opBatchEvents(p *Principal, b *wal.Batch) []*wal.Event {
+	ids := make([]wal.ID, len(b.Events))
+	for i, e := range b.Events {
+		ids[i] = e.ID
+	}
+	evs, err := s.store.GetEvents(p.Tenant, ids)
+	if err != nil {
+		return make([]*wal.Event, len(ids))
+	}
+	return evs
+}
+
+// opListAttempts returns up to limit attempts of a batch after `after`.
+func (s *Server) opListAttempts(p *Principal, hook, batch, after wal.ID, limit int) ([]*wal.Attempt, bool, error) {
+	b, err := s.opGetBatch(p, hook, batch)
+	if err != nil {
+		return nil, false, err
+	}
+	return s.store.ListAttempts(p.Tenant, b.ID, after, limit)
+}
+
+// opGetAttempt returns one attempt of a batch.
+func (s *Server) opGetAttempt(p *Principal, hook, batch, id wal.ID) (*wal.Attempt, error) {
+	b, err := s.opGetBatch(p, hook, batch)
+	if err != nil {
+		return nil, err
+	}
+	a, err := s.store.GetAttempt(p.Tenant, b.ID, id)
+	if err != nil {
+		return nil, notFoundAs(err, "attempt")
+	}
+	return a, nil
+}
+
+// opReplay schedules one more attempt of a batch now, whatever its status,
+// and returns the new attempt's id.
+func (s *Server) opReplay(p *Principal, hook, batch wal.ID) (wal.ID, error) {
+	b, err := s.opGetBatch(p, hook, batch)
+	if err != nil {
+		return wal.ID{}, err
+	}
+	return s.engine.Replay(p.Tenant, hook, b.ID)
+}
+
+// opPing sends a signed webhook.ping to webhook hook now.
+func (s *Server) opPing(p *Principal, hook wal.ID) (engine.PingResult, error) {
+	w, err := s.opGetWebhook(p, hook)
+	if err != nil {
+		return engine.PingResult{}, err
+	}
+	c, cancel := context.WithTimeout(context.Background(), s.cfg.Delivery.Timeout.Duration+time.Second)
+	defer cancel()
+	return s.engine.Ping(c, w), nil
+}
+
+// heartbeat is a webhook's health and, when probed, a live ping's result.
+type heartbeat struct {
+	Webhook *wal.Webhook
+	Health  engine.Health
+	Probe   *engine.PingResult // nil when not probed
+}
+
+// opHeartbeat reports webhook hook's health from recent attempts and, when
+// probe is set, from a live signed ping.
+func (s *Server) opHeartbeat(p *Principal, hook wal.ID, probe bool) (heartbeat, error) {
+	w, err := s.opGetWebhook(p, hook)
+	if err != nil {
+		return heartbeat{}, err
+	}
+	hb := heartbeat{Webhook: w, Health: s.engine.Health(w.ID)}
+	if !w.IsActive {
+		hb.Health.Status = "disabled"
+	}
+	if probe {
+		c, cancel := context.WithTimeout(context.Background(), s.cfg.Delivery.Timeout.Duration+time.Second)
+		defer cancel()
+		r := s.engine.Ping(c, w)
+		hb.Probe = &r
+	}
+	return hb, nil
+}
+
+// opSendExpired gives every expired batch of p's tenant matching f a fresh
+// attempt budget and returns how many. A webhook named in f must be the
+// tenant's.
+func (s *Server) opSendExpired(p *Principal, f engine.ExpiredFilter) (int, error) {
+	if !f.Webhook.IsZero() {
+		if _, err := s.opGetWebhook(p, f.Webhook); err != nil {
+			return 0, err
+		}
+	}
+	return s.engine.SendExpired(p.Tenant, f)
+}
+
+// opFindEvent resolves an event reference: an event id (evt_...) or an
+// idempotency key the event was published with.
+func (s *Server) opFindEvent(p *Principal, ref string) (wal.ID, error) {
+	if id, err := wal.ParseID("evt_", ref); err == nil {
+		if _, err := s.store.GetEvent(p.Tenant, id); err == nil {
+			return id, nil
+		}
+	}
+	if !validKey(ref) {
+		return wal.ID{}, errNotFound("event")
+	}
+	id, err := s.store.EventByKey(p.Tenant, ref)
+	if err != nil {
+		return wal.ID{}, notFoundAs(err, "event")
+	}
+	return id, nil
+}
+
+// opListEventTypes returns up to limit event types after the name `after`.
+func (s *Server) opListEventTypes(p *Principal, after string, limit int) ([]wal.EventType, bool, error) {
+	if after != "" && !validType(after) {
+		return nil, false, errValidation("cursor", "not a cursor this list returned")
+	}
+	return s.store.ListEventTypes(p.Tenant, after, limit)
+}
