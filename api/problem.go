@@ -104,15 +104,20 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 		lvl("request failed", zap.String("correlationId", cid), zap.Int("status", e.Status),
 			zap.ByteString("method", ctx.Method()), zap.ByteString("path", ctx.Path()), zap.Error(err))
 	}
-	p := problem{Type: "about:blank", Title: http.StatusText(e.Status), Status: e.Status,
-		Detail: e.Detail, Code: e.Code, Field: e.Field, CorrelationID: cid}
-	b, _ := json.Marshal(p)
 	ctx.Response.Reset()
 	ctx.Response.Header.Set("x-correlation-id", cid)
 	if e.RetryAfter > 0 {
 		ctx.Response.Header.Set("Retry-After", strconv.Itoa(e.RetryAfter))
 	}
 	ctx.SetStatusCode(e.Status)
+	if shape := s.errorShape(ctx); shape != nil { // a compat profile's own error body
+		ctx.SetContentType("application/json")
+		ctx.SetBody(shape(e, cid))
+		return
+	}
+	p := problem{Type: "about:blank", Title: http.StatusText(e.Status), Status: e.Status,
+		Detail: e.Detail, Code: e.Code, Field: e.Field, CorrelationID: cid}
+	b, _ := json.Marshal(p)
 	ctx.SetContentType("application/problem+json")
 	ctx.SetBody(b)
 }

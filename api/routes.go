@@ -8,8 +8,8 @@ type route struct {
 	h            handler
 }
 
-// routes is the whole native surface. Adding a route means choosing its role.
-func (s *Server) routes() []route {
+// nativeRoutes is the /v1 surface. Adding a route means choosing its role.
+func (s *Server) nativeRoutes() []route {
 	return []route{
 		{"GET", "/healthz", rolePublic, s.healthz},
 		{"GET", "/readyz", rolePublic, s.readyz},
@@ -42,4 +42,11 @@ func (s *Server) routes() []route {
 		{"GET", "/v1/webhooks/{id}/secret", RoleAdmin, s.getSecret},
 		{"POST", "/v1/webhooks/{id}/secret:rotate", RoleAdmin, s.rotateSecret},
 	}
+}
+
+// routes is the native surface plus the compat profiles api.compat enables
+// (compat.go), all through the same wrap: authentication, roles, the body
+// budget and error mapping.
+func (s *Server) routes() []route {
+	return append(s.nativeRoutes(), s.compatRoutes()...)
 }
