@@ -34,8 +34,9 @@ type HookConfig struct {
 // CoreOptions tune the core.
 type CoreOptions struct {
 	Schedule []time.Duration // default retry schedule
-	// MaxInFlight bounds concurrent attempts per destination and so per
-	// webhook (the dispatcher's connections per host). Default 64.
+	// MaxInFlight bounds concurrent attempts per destination (the
+	// dispatcher's connections per host), shared fairly by the webhooks
+	// there (fair.go). Default 64.
 	MaxInFlight int
 	// MaxOpen bounds open batches per webhook; opening ahead of sending
 	// keeps the pipe full. Default 4 × MaxInFlight.
@@ -143,56 +144,6 @@ type Core struct {
 	dirty map[wal.ID]struct{}
 	wakes wakeHeap
 	dests map[string]*dest
-}
-
-// dest is one destination's shared in-flight count and the webhooks that
-// wait for a free slot there, in arrival order (served round-robin). A
-// slot offered to a waiting webhook is reserved for it (counted in
-// inFlight) until its next step uses or returns it.
-type dest struct {
-	inFlight int
-	waiting  []wal.ID
-	queued   map[wal.ID]bool
-	reserved map[wal.ID]int
-}
-
-func (c *Core) dest(name string) *dest {
-	d := c.dests[name]
-	if d == nil {
-		d = &dest{queued: map[wal.ID]bool{}, reserved: map[wal.ID]int{}}
-		c.dests[name] = d
-	}
-	return d
-}
-
-// release returns the slots reserved for id that it did not use.
-func (c *Core) release(d *dest, id wal.ID) {
-	if n := d.reserved[id]; n > 0 {
-		d.inFlight -= n
-		delete(d.reserved, id)
-	}
-}
-
-// wait puts a webhook in line for a slot at d.
-func (d *dest) wait(id wal.ID) {
-	if !d.queued[id] {
-		d.queued[id] = true
-		d.waiting = append(d.waiting, id)
-	}
-}
-
-// offer reserves each free slot at d for the next webhook in line.
-func (c *Core) offer(d *dest) {
-	for d.inFlight < c.opts.MaxInFlight && len(d.waiting) > 0 {
-		id := d.waiting[0]
-		d.waiting = d.waiting[1:]
-		delete(d.queued, id)
-		if _, ok := c.hooks[id]; ok {
-			d.inFlight++
-			d.reserved[id]++
-			c.touch(id)
-		}
-	}
 }
 
 // NewCore returns an empty core.
@@ -403,6 +354,7 @@ func (c *Core) Result(now time.Time, id wal.ID, v Verdict, counted bool) Outcome
 		return Outcome{}
 	}
 	h := c.endAttempt(b)
+	defer c.offer(b.dest) // after the verdict: the freed slot goes by the standing it leaves
 	if !counted {
 		b.NextAttemptAt = now.Add(50 * time.Millisecond)
 		if m := b.manual; m != nil {
@@ -446,16 +398,17 @@ func (c *Core) Drop(id wal.ID) {
 	h := c.endAttempt(b)
 	b.manual = nil
 	c.closeBatch(h, b)
+	c.offer(b.dest)
 }
 
 // endAttempt ends b's attempt in flight: its webhook's and its
-// destination's slots are free again. It returns b's webhook.
+// destination's slots are free again (the caller offers the latter). It
+// returns b's webhook.
 func (c *Core) endAttempt(b *batch) *hook {
 	h := c.hooks[b.Hook]
 	b.inFlight = false
 	h.inFlight--
 	b.dest.inFlight--
-	c.offer(b.dest)
 	c.touch(b.Hook)
 	return h
 }
@@ -624,18 +577,15 @@ func (c *Core) stepHook(now time.Time, h *hook, acts []Action) ([]Action, time.T
 			next = t
 		}
 	}
-	if !h.cfg.Active {
-		return acts, next
-	}
 	d := c.dest(h.cfg.Dest)
 	defer func() { // slots reserved for this hook and left unused go to the next in line
 		c.release(d, h.cfg.ID)
 		c.offer(d)
 	}()
-	limit := c.opts.MaxInFlight
-	if h.cfg.Ordered || h.failures >= c.opts.UnhealthyAfter {
-		limit = 1 // ordered: one in flight; unhealthy: one probe, not a storm
+	if !h.cfg.Active {
+		return acts, next
 	}
+	limit, good := c.share(h) // fair.go
 	for _, b := range h.open {
 		if h.cfg.Ordered && (b.inFlight || b != h.open[0]) {
 			break // creation order: only the oldest open batch may go
@@ -650,9 +600,9 @@ func (c *Core) stepHook(now time.Time, h *hook, acts []Action) ([]Action, time.T
 		if h.inFlight >= limit {
 			break // a result will touch the hook again
 		}
-		reserved := d.reserved[h.cfg.ID] > 0
-		if !reserved && d.inFlight >= c.opts.MaxInFlight {
-			d.wait(h.cfg.ID) // a result at this destination offers a slot
+		reserved := d.reserved[h.cfg.ID] > 0 // offered to it by the rule
+		if !reserved && !c.room(d, good) {
+			d.wait(h.cfg.ID, good) // a result at this destination offers a slot
 			break
 		}
 		if h.cfg.RateLimit > 0 {

@@ -36,6 +36,9 @@ import (
 //	restore wh1 attempts=2 max=8 next=+1m created=-1h events=1 trigger=auto
 //	                       a batch loaded from the store at start
 //	remove wh1             RemoveHook; its open batches are cancelled
+//	health wh1 success=-1s failures=0 failure=-1h
+//	                       RestoreHealth: the webhook's stored health (at
+//	                       start); a success puts it in good standing
 //	opens hold|auto        hold: ActOpen waits for `finish-open wh1`
 //	finish-open wh1        the held open reads the queue now and reports
 //
@@ -59,8 +62,9 @@ import (
 // Every action must be checked by an expect; for each hook they are
 // matched in the order the core returned them. Invariants are checked on
 // every send: no batch twice in flight, no more than MaxInFlight in
-// flight, ordered hooks send only their oldest open batch, rate limits
-// hold over every second.
+// flight at a destination, none beyond a webhook's share (fair.go),
+// ordered hooks send only their oldest open batch, rate limits hold over
+// every second.
 
 var scenarioStart = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -230,6 +234,17 @@ func (s *scenario) exec(cmd string, args []string) {
 		s.sendExpired(s.batch(a.pos(0)))
 	case "restore":
 		s.restore(s.hook(a.pos(0)), a)
+	case "health":
+		h := s.hook(a.pos(0))
+		var r wal.HookHealth
+		if v := a.str("success", ""); v != "" {
+			r.LastSuccess = s.time(v)
+		}
+		if v := a.str("failure", ""); v != "" {
+			r.LastFailure, r.FailingSince = s.time(v), s.time(v)
+		}
+		r.Failures = a.int("failures", 0)
+		s.core.RestoreHealth(h.cfg.ID, r)
 	case "remove":
 		h := s.hook(a.pos(0))
 		s.cancelled = nil
@@ -375,8 +390,18 @@ func (s *scenario) sent(h *simHook, b *simBatch) {
 		s.fatalf("batch %d sent while %s", b.n, b.status)
 	}
 	b.inFlight = true
-	if n := s.inFlight(h); n > s.core.opts.MaxInFlight {
-		s.fatalf("%s: %d in flight; MaxInFlight is %d", h.name, n, s.core.opts.MaxInFlight)
+	n := s.core.opts.MaxInFlight
+	if limit, good := s.core.share(s.core.hooks[h.cfg.ID]); s.inFlight(h) > limit {
+		s.fatalf("%s: %d in flight; its share is %d (good standing: %v)", h.name, s.inFlight(h), limit, good)
+	}
+	atDest := 0
+	for _, o := range s.hooks {
+		if o.cfg.Dest == h.cfg.Dest {
+			atDest += s.inFlight(o)
+		}
+	}
+	if atDest > n {
+		s.fatalf("%s: %d in flight at %q; MaxInFlight is %d", h.name, atDest, h.cfg.Dest, n)
 	}
 	if h.cfg.Ordered {
 		if n := s.inFlight(h); n > 1 {

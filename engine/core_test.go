@@ -120,6 +120,7 @@ func TestCoreOverlappingOpens(t *testing.T) {
 	id[0] = 1
 	now := time.Unix(1000, 0)
 	c.SetHook(HookConfig{ID: id, Active: true, MaxBatchSize: 1})
+	c.RestoreHealth(id, wal.HookHealth{LastSuccess: now}) // good standing: both slots (fair.go)
 	c.Queued(now, id, 10, now)
 	acts := c.Step(now)
 	if len(acts) != 1 || acts[0].Kind != ActOpen || acts[0].Count != 4 {
