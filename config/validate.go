@@ -110,10 +110,14 @@ func (c Config) validateAuth(v *validator) {
 		v.check(k.Account == "" || ValidTenant(k.Account), key+".account", "must be 1..64 characters of [A-Za-z0-9._-], got %q", k.Account)
 		v.check(len(k.Roles) > 0, key+".roles", "must list at least one role (%s)", strings.Join(Roles(), ", "))
 		for _, r := range k.Roles {
-			v.check(ValidRole(r), key+".roles", "unknown role %q (want %s)", r, strings.Join(Roles(), ", "))
+			v.check(ValidRole(r) || r == RoleWriteAlias, key+".roles", "unknown role %q (want %s)", r, strings.Join(Roles(), ", "))
 		}
 	}
 }
+
+// RoleWriteAlias is the Duck Creek document's spelling of
+// tenant-webhook-write (seed 002); it grants exactly what that role does.
+const RoleWriteAlias = "tenant-webhook-writer"
 
 func (c Config) validateDelivery(v *validator) {
 	d := c.Delivery
