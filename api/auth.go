@@ -41,11 +41,13 @@ type Principal struct {
 	Roles   []string
 }
 
-// may reports whether p holds a role that grants need.
+// may reports whether p holds a role that grants need. The Duck Creek
+// spelling tenant-webhook-writer (config.RoleWriteAlias) is
+// tenant-webhook-write, from a token or an API key alike.
 func (p *Principal) may(need string) bool {
 	for _, g := range grants[need] {
 		for _, r := range p.Roles {
-			if r == g {
+			if r == g || r == config.RoleWriteAlias && g == RoleWrite {
 				return true
 			}
 		}
