@@ -29,14 +29,15 @@ func TestRouteRoleMatrix(t *testing.T) {
 		RoleAdmin:   {RoleRead: true, RoleWrite: true, RolePublish: true, RoleAdmin: true},
 	}
 	fill := strings.NewReplacer("{id}", "wh_01KAB0000000000000000000000", "{batchId}", "bat_01KAB0000000000000000000000",
-		"{attemptId}", "att_01KAB0000000000000000000000", "{name}", "order.created")
+		"{attemptId}", "att_01KAB0000000000000000000000", "{name}", "order.created",
+		"{deliveryId}", "dlv_01KAB00000000000000000000001KAB000000000000000000000")
 	routes := allRoutes()
 	if len(routes) < 20 {
 		t.Fatalf("only %d routes registered", len(routes))
 	}
 	for _, rt := range routes {
 		path := fill.Replace(rt.path)
-		if rt.method == "POST" && rt.path == "/v1/webhooks/{id}" {
+		if rt.method == "POST" && (rt.path == "/v1/webhooks/{id}" || rt.path == "/webhooks/{id}") {
 			path += ":ping"
 		}
 		var body any
