@@ -14,6 +14,11 @@ import (
 	"hookd/bench"
 )
 
+const benchUsage = `usage: hookd bench ingest [--url URL] [--clients N] [--batch N] [--size BYTES] [--duration D] [--rate EVENTS/S] [--runs N] [--token T]
+       hookd bench deliver [--url URL] [--webhooks N] [--max-batch-size N] [--events N] [--rate EVENTS/S] [--per-request N] [--runs N] [--token T]
+'hookd bench ingest --help' and 'hookd bench deliver --help' describe each flag.
+`
+
 // benchCmd is `hookd bench ingest`: load a running hookd and report
 // acknowledged events/s and ack latency.
 func benchCmd(args []string, stdout, stderr io.Writer) int {
@@ -21,9 +26,12 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		return benchDeliver(args[1:], stdout, stderr)
 	}
 	if len(args) == 0 || args[0] != "ingest" {
-		fmt.Fprintln(stderr, "usage: hookd bench ingest [--url URL] [--clients N] [--batch N] [--size BYTES] [--duration D] [--rate EVENTS/S] [--runs N] [--token T]")
-		fmt.Fprintln(stderr, "       hookd bench deliver [--url URL] [--webhooks N] [--max-batch-size N] [--events N] [--rate EVENTS/S] [--per-request N] [--runs N] [--token T]")
-		return 2
+		out, code := stderr, 2
+		if len(args) > 0 && (args[0] == "help" || args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+			out, code = stdout, 0
+		}
+		fmt.Fprint(out, benchUsage)
+		return code
 	}
 	fs := flag.NewFlagSet("hookd bench ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)

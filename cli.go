@@ -14,8 +14,12 @@ const usage = `usage:
   hookd                          serve with the built-in defaults
   hookd serve [--config FILE] [--listen ADDR] [--data DIR]
   hookd token [--config FILE] --tenant T [--account A] --roles r1,r2 [--ttl 1h]
+  hookd healthcheck [--config FILE] [--timeout 3s]
+                                 exit 0 when the server answers /readyz with 200
   hookd version
-  hookd bench ingest [--url URL] [--clients N] [--batch N] [--rate N] [--runs N]
+  hookd bench ingest [--url URL] [--clients N] [--batch N] [--size BYTES] [--duration D] [--rate N] [--runs N] [--token T]
+  hookd bench deliver [--url URL] [--webhooks N] [--max-batch-size N] [--events N] [--rate N] [--per-request N] [--runs N] [--token T]
+  hookd help                     this text; every subcommand takes --help
 
 Settings: built-in defaults < --config FILE < HOOKD_<SECTION>_<KEY>
 environment variables < --listen/--data flags. See config.example.toml.
@@ -33,8 +37,10 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 	case "token":
 		return token(rest, env, stdout, stderr)
 	case "version":
-		fmt.Fprintf(stdout, "hookd %s\n", version)
+		fmt.Fprintln(stdout, versionLine())
 		return 0
+	case "healthcheck":
+		return healthcheck(rest, env, stdout, stderr)
 	case "bench":
 		return benchCmd(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -38,9 +38,12 @@ func hookdBinary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "hookd")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		// The release build, exactly as the Dockerfile makes it.
+		build := exec.Command("sh", ".ci/build.sh")
+		build.Env = append(os.Environ(), "OUT="+binPath, "VERSION="+e2eVersion, "COMMIT="+e2eCommit)
+		out, err := build.CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf(".ci/build.sh: %v\n%s", err, out)
 		}
 	})
 	if buildErr != nil {

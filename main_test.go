@@ -142,7 +142,15 @@ func TestCommands(t *testing.T) {
 		code      int
 		out, errs string // substrings
 	}{
-		{[]string{"version"}, 0, "hookd dev\n", ""},
+		{[]string{"version"}, 0, "hookd dev (commit ", ""},
+		{[]string{"--help"}, 0, "hookd healthcheck", ""},
+		{[]string{"serve", "--help"}, 0, "", "-config"},
+		{[]string{"token", "--help"}, 0, "", "-tenant"},
+		{[]string{"healthcheck", "--help"}, 0, "", "-timeout"},
+		{[]string{"bench", "--help"}, 0, "hookd bench deliver", ""},
+		{[]string{"bench", "ingest", "--help"}, 0, "", "-clients"},
+		{[]string{"bench", "deliver", "--help"}, 0, "", "-webhooks"},
+		{[]string{"healthcheck", "--config", "/nonexistent/hookd.toml"}, 1, "", "/nonexistent/hookd.toml"},
 		{[]string{"help"}, 0, "hookd serve", ""},
 		{[]string{"bench"}, 2, "", "usage: hookd bench ingest"},
 		{[]string{"bench", "ingest", "--url", "http://127.0.0.1:1", "--duration", "1s"}, 1, "", "not reachable"},
@@ -286,4 +294,15 @@ type tokenClaims struct {
 	Account string   `json:"account,omitempty"`
 	Roles   []string `json:"roles"`
 	jwt.RegisteredClaims
+}
+
+func TestProbeAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"0.0.0.0:8080": "127.0.0.1:8080", ":8080": "127.0.0.1:8080", "[::]:9000": "[::1]:9000",
+		"127.0.0.1:1": "127.0.0.1:1", "10.1.2.3:80": "10.1.2.3:80", "[fd00::1]:80": "[fd00::1]:80",
+	} {
+		if got := probeAddr(in); got != want {
+			t.Errorf("probeAddr(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
