@@ -3,7 +3,10 @@
 // global config; constructors take what they need from a Config.
 package config
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Duration is a time.Duration that decodes from TOML strings such as "15s".
 type Duration struct{ time.Duration }
@@ -12,7 +15,7 @@ type Duration struct{ time.Duration }
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return err
+		return fmt.Errorf("not a duration (like 15s, 5m, 2h): %q", b)
 	}
 	d.Duration = v
 	return nil

@@ -204,8 +204,12 @@ func TestFileErrors(t *testing.T) {
 		{"unknown top-level key", "listen = \"x\"\n", []string{`unknown key "listen"`}},
 		{"unknown api key field", "[[auth.api_keys]]\nsha = \"x\"\n", []string{`unknown key "auth.api_keys.sha"`}},
 		{"two unknown keys", "[log]\nlevl = \"x\"\nformt = \"y\"\n", []string{`"log.levl"`, `"log.formt"`}},
-		{"wrong type", "[server]\nmax_body_bytes = \"big\"\n", []string{"server.max_body_bytes"}},
+		{"wrong type", "[server]\nmax_body_bytes = \"big\"\n", []string{"hookd.toml:2: server.max_body_bytes: must be an integer, got a string"}},
+		{"string for list", "[delivery]\nretry_schedule = \"5s\"\n", []string{"delivery.retry_schedule: must be a list, got a string"}},
+		{"value for section", "server = 3\n", []string{"server: must be a table ([server]), got an integer"}},
 		{"bad duration", "[delivery]\ntimeout = \"soon\"\n", []string{"delivery.timeout"}},
+		{"duration without unit", "[delivery]\ntimeout = \"15\"\n", []string{`delivery.timeout: not a duration (like 15s, 5m, 2h): "15"`}},
+		{"explicit data above body", "[server]\nmax_body_bytes = 100000\n[events]\nmax_data_bytes = 262144\n", []string{"events.max_data_bytes"}},
 		{"bad duration in list", "[delivery]\nretry_schedule = [\"1s\", \"later\"]\n", []string{"delivery.retry_schedule"}},
 		{"syntax", "[server\n", []string{"hookd.toml:2: "}},
 		{"invalid value", "[server]\nmax_body_bytes = 0\n", []string{"config: server.max_body_bytes: must be between"}},
@@ -228,6 +232,25 @@ func TestFileErrors(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.toml"), nil); err == nil || !strings.Contains(err.Error(), "missing.toml") {
 		t.Errorf("Load(missing file) = %v; want an error naming the file", err)
+	}
+}
+
+// TestLowerBodyLimitAlone: lowering server.max_body_bytes alone lowers the
+// (default) data limit with it; an explicit data limit above it is an error
+// (TestFileErrors), from the file, the environment or a flag alike.
+func TestLowerBodyLimitAlone(t *testing.T) {
+	c, err := Load(writeFile(t, "[server]\nmax_body_bytes = 100000\n"), nil)
+	if err != nil || c.Events.MaxDataBytes != 100000 {
+		t.Fatalf("body limit 100000 alone: max_data_bytes %d, %v; want 100000", c.Events.MaxDataBytes, err)
+	}
+	if c, err = Load("", []string{"HOOKD_SERVER_MAX_BODY_BYTES=50000"}); err != nil || c.Events.MaxDataBytes != 50000 {
+		t.Fatalf("from the environment: max_data_bytes %d, %v; want 50000", c.Events.MaxDataBytes, err)
+	}
+	if _, err = Load("", []string{"HOOKD_SERVER_MAX_BODY_BYTES=50000", "HOOKD_EVENTS_MAX_DATA_BYTES=60000"}); err == nil {
+		t.Fatal("explicit max_data_bytes above the body limit accepted")
+	}
+	if c, err = Load(writeFile(t, "[server]\nmax_body_bytes = 100000\n[events]\nmax_data_bytes = 4096\n"), nil); err != nil || c.Events.MaxDataBytes != 4096 {
+		t.Fatalf("explicit smaller data limit: %d, %v", c.Events.MaxDataBytes, err)
 	}
 }
 
