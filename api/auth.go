@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -125,6 +126,41 @@ type claims struct {
 	jwt.RegisteredClaims
 }
 
+// UnmarshalJSON decodes the claims as golang-jwt would, except that exp,
+// nbf and iat must be JSON numbers: golang-jwt also takes a numeric string
+// ("exp":"9999999999"), which RFC 7519's NumericDate is not.
+func (c *claims) UnmarshalJSON(b []byte) error {
+	type plain claims // the same fields without this method
+	var w struct {
+		*plain
+		// At depth 0 these shadow RegisteredClaims' exp, nbf and iat.
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	w.plain = (*plain)(c)
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	for _, d := range []struct {
+		name string
+		raw  json.RawMessage
+		dst  **jwt.NumericDate
+	}{{"exp", w.Exp, &c.ExpiresAt}, {"nbf", w.Nbf, &c.NotBefore}, {"iat", w.Iat, &c.IssuedAt}} {
+		if len(d.raw) == 0 || string(d.raw) == "null" {
+			continue
+		}
+		if ch := d.raw[0]; ch != '-' && (ch < '0' || ch > '9') {
+			return fmt.Errorf("api: jwt claim %s: must be a number, got %.20s", d.name, d.raw)
+		}
+		*d.dst = new(jwt.NumericDate)
+		if err := (*d.dst).UnmarshalJSON(d.raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // stringOrSet accepts roles as a JSON array or a space-separated string.
 type stringOrSet []string
 
@@ -142,18 +178,20 @@ func (s *stringOrSet) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// authenticate returns the request's principal or a 401/403 error.
-func (a *authenticator) authenticate(ctx *fasthttp.RequestCtx) (*Principal, error) {
+// authenticate returns the principal of a request with headers h, or a
+// 401/403 error. It reads the headers only, so it can run before the body
+// is read (admit).
+func (a *authenticator) authenticate(h *fasthttp.RequestHeader) (*Principal, error) {
 	var p *Principal
 	if a.mode == "none" {
 		p = &Principal{Tenant: "default", Roles: allRoles}
 	} else {
-		h := ctx.Request.Header.Peek("Authorization")
+		v := h.Peek("Authorization")
 		const bearer = "bearer "
-		if len(h) <= len(bearer) || !bytes.EqualFold(h[:len(bearer)], []byte(bearer)) {
+		if len(v) <= len(bearer) || !bytes.EqualFold(v[:len(bearer)], []byte(bearer)) {
 			return nil, errUnauthorized
 		}
-		tok := bytes.TrimSpace(h[len(bearer):])
+		tok := bytes.TrimSpace(v[len(bearer):])
 		var err error
 		if a.mode == "apikey" {
 			p, err = a.apiKey(tok)
@@ -164,10 +202,10 @@ func (a *authenticator) authenticate(ctx *fasthttp.RequestCtx) (*Principal, erro
 			return nil, err
 		}
 	}
-	if t := ctx.Request.Header.Peek("x-tenant-id"); len(t) > 0 && string(t) != p.Tenant {
+	if t := h.Peek("x-tenant-id"); len(t) > 0 && string(t) != p.Tenant {
 		return nil, &Error{Status: 403, Code: codeForbidden, Detail: "x-tenant-id does not match the token's tenant"}
 	}
-	if t := ctx.Request.Header.Peek("x-account-id"); len(t) > 0 && a.mode != "none" && string(t) != p.Account {
+	if t := h.Peek("x-account-id"); len(t) > 0 && a.mode != "none" && string(t) != p.Account {
 		return nil, &Error{Status: 403, Code: codeForbidden, Detail: "x-account-id does not match the token's account"}
 	}
 	return p, nil

@@ -45,6 +45,8 @@ type Server struct {
 	lookup  func(ctx context.Context, host string) ([]netip.Addr, error)
 	guard   *engine.Guard // the address rules of webhook URLs, as the dispatcher applies them
 	metrics *metrics
+	budget  *bodyBudget // request bodies in memory, over all connections
+	roles   *routeRoles // the role each route needs, for admit
 	http    *fasthttp.Server
 	router  *router.Router
 }
@@ -69,6 +71,9 @@ func New(o Options) (*Server, error) {
 	s := &Server{cfg: o.Config, store: o.Store, engine: o.Engine, limit: newTenantLimiter(o.Config.Events.TenantRateLimit), lookup: o.Lookup, log: o.Logger, version: o.Version, now: o.Now, auth: a}
 	s.guard = engine.NewGuard(o.Config.Delivery.AllowPrivateDestinations, o.Config.Delivery.AllowedCIDRs, 0)
 	s.metrics = newMetrics(o.Store)
+	s.budget = &bodyBudget{limit: o.Config.Server.BodyBudgetBytes}
+	s.metrics.reg.MustRegister(s.budget.gauge())
+	s.roles = newRouteRoles(s.routes())
 	s.router = router.New()
 	s.router.RedirectTrailingSlash = false
 	s.router.RedirectFixedPath = false
@@ -89,11 +94,17 @@ func New(o Options) (*Server, error) {
 		s.log.Error("panic in handler", zap.String("correlationId", correlationID(ctx)), zap.Any("panic", v), zap.Stack("stack"))
 		s.writeError(ctx, errors.New("panic"))
 	}
+	// Bodies are streamed: fasthttp reads none before admit has seen the
+	// headers, and wrap reads what admit lets through within the budget.
 	s.http = &fasthttp.Server{
 		Handler:               s.router.Handler,
 		Name:                  "hookd",
 		MaxRequestBodySize:    o.Config.Server.MaxBodyBytes,
-		ReadTimeout:           30 * time.Second,
+		StreamRequestBody:     true,
+		HeaderReceived:        s.admit,
+		Concurrency:           o.Config.Server.Concurrency,
+		MaxConnsPerIP:         o.Config.Server.MaxConnsPerIP,
+		ReadTimeout:           o.Config.Server.ReadTimeout.Duration,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           90 * time.Second,
 		NoDefaultServerHeader: true,
@@ -126,26 +137,42 @@ func (s *Server) Shutdown(ctx context.Context) error { return s.http.ShutdownWit
 type handler func(ctx *fasthttp.RequestCtx, p *Principal) error
 
 // wrap applies what every route shares: correlation id, authentication,
-// the route's role, error mapping and metrics.
+// the route's role, the request body within its budget, error mapping and
+// metrics.
 func (s *Server) wrap(rt route) fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
 		s.begin(ctx)
-		var p *Principal
-		if rt.role != rolePublic {
-			var err error
-			if p, err = s.auth.authenticate(ctx); err != nil {
-				s.writeError(ctx, err)
-				return
-			}
-			if !p.may(rt.role) {
-				s.writeError(ctx, &Error{Status: 403, Code: codeForbidden, Detail: "this operation needs role " + rt.role})
-				return
-			}
-		}
-		if err := rt.h(ctx, p); err != nil {
+		if err := s.serve(ctx, rt); err != nil {
 			s.writeError(ctx, err)
+			if ctx.Request.IsBodyStream() && ctx.Request.Header.ContentLength() != 0 {
+				// Answered before its body was read: what is left of it
+				// must not be read as the next request.
+				ctx.SetConnectionClose()
+			}
 		}
 	}
+}
+
+func (s *Server) serve(ctx *fasthttp.RequestCtx, rt route) error {
+	var p *Principal
+	if rt.role != rolePublic {
+		var err error
+		if p, err = s.auth.authenticate(&ctx.Request.Header); err != nil {
+			return err
+		}
+		if !p.may(rt.role) {
+			return &Error{Status: 403, Code: codeForbidden, Detail: "this operation needs role " + rt.role}
+		}
+	}
+	if err := refusal(ctx); err != nil {
+		return err
+	}
+	done, err := s.readBody(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return rt.h(ctx, p)
 }
 
 const correlationKey = "hookd.cid"
