@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -246,4 +247,37 @@ func pointer(doc map[string]any, ref string) any {
 		}
 	}
 	return cur
+}
+
+// TestOpenAPIArraysTyped: every schema with items says type array, so that
+// generated clients keep the field (an allOf override of a list without
+// it lost events[].data in generated clients), and the document names
+// its license.
+func TestOpenAPIArraysTyped(t *testing.T) {
+	doc := loadOpenAPI(t)
+	var walk func(v any, path string)
+	walk = func(v any, path string) {
+		switch x := v.(type) {
+		case map[string]any:
+			if _, ok := x["items"]; ok {
+				typ, _ := x["type"].(string)
+				list, _ := x["type"].([]any)
+				if typ != "array" && !slices.Contains(list, any("array")) {
+					t.Errorf("%s: items without type array", path)
+				}
+			}
+			for k, e := range x {
+				walk(e, path+"/"+k)
+			}
+		case []any:
+			for i, e := range x {
+				walk(e, path+"/"+strconv.Itoa(i))
+			}
+		}
+	}
+	walk(doc, "#")
+	info := obj(t, doc["info"], "info")
+	if lic, _ := info["license"].(map[string]any); lic["identifier"] != "Apache-2.0" {
+		t.Errorf("info.license = %v, want Apache-2.0", info["license"])
+	}
 }
