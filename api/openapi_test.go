@@ -12,10 +12,11 @@ import (
 
 // docPath is where the OpenAPI document describes a route: the router
 // cannot split "{id}:ping" inside one segment, so that route is registered
-// as POST /v1/webhooks/{id} and documented as the action it serves.
+// as POST /v1/webhooks/{id} and documented as the action it serves (and
+// the nCore profile's POST /webhooks/{id} likewise).
 func docPath(rt route) string {
-	if rt.method == "POST" && rt.path == "/v1/webhooks/{id}" {
-		return "/v1/webhooks/{id}:ping"
+	if rt.method == "POST" && (rt.path == "/v1/webhooks/{id}" || rt.path == "/webhooks/{id}") {
+		return rt.path + ":ping"
 	}
 	return rt.path
 }
@@ -65,7 +66,9 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			continue
 		}
 		role, hasRole := o["x-hookd-role"]
-		if strings.HasPrefix(rt.path, "/v1") {
+		// Authenticated routes: /v1 and the compat profiles (some at the
+		// root, such as nCore's /webhooks).
+		if strings.HasPrefix(rt.path, "/v1") || rt.role != rolePublic {
 			if role != rt.role {
 				t.Errorf("%s %s: x-hookd-role = %v; the route needs %q", rt.method, p, role, rt.role)
 			}
