@@ -1,0 +1,41 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestDocsStandAlone: the repository's documents link only to files inside
+// it, and every relative link resolves. A user who clones hookd has
+// nothing beside it.
+func TestDocsStandAlone(t *testing.T) {
+	docs, _ := filepath.Glob("docs/*.md")
+	docs = append(docs, "README.md", "SECURITY.md", "bench/BASELINE.md", "config.example.toml")
+	link := regexp.MustCompile(`\]\(([^)#\s]+)[^)]*\)`)
+	for _, doc := range docs {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "../shared") {
+			t.Errorf("%s points outside the repository (../shared)", doc)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			p := filepath.Join(filepath.Dir(doc), target)
+			if rel, err := filepath.Rel(".", p); err != nil || strings.HasPrefix(rel, "..") {
+				t.Errorf("%s links outside the repository: %s", doc, target)
+				continue
+			}
+			if _, err := os.Stat(p); err != nil {
+				t.Errorf("%s links to %s, which does not exist", doc, target)
+			}
+		}
+	}
+}
