@@ -105,16 +105,22 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 	case <-ctx.Done():
 	}
 	stop()
-	log.Info("shutting down", zap.Duration("timeout", cfg.Server.ShutdownTimeout.Duration))
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Duration)
+	timeout := cfg.Server.ShutdownTimeout.Duration
+	log.Info("shutting down", zap.Duration("timeout", timeout))
+	deadline := time.Now().Add(timeout)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	var errs []error
 	if err := srv.Shutdown(sctx); err != nil {
 		errs = append(errs, fmt.Errorf("shutdown: %w", err))
 	}
-	// In-flight attempts finish within the same deadline; those cut off
-	// stay open in the store and are retried after restart.
-	if err := eng.Close(sctx); err != nil {
+	// Attempts in flight may finish until shortly before the deadline;
+	// then the engine cuts them off (they stay open in the store and are
+	// retried after restart), whatever the receivers do, and the rest of
+	// the time is the store's to close.
+	ectx, ecancel := context.WithDeadline(sctx, deadline.Add(-storeCloseTime(timeout)))
+	defer ecancel()
+	if err := eng.Close(ectx); err != nil {
 		errs = append(errs, fmt.Errorf("engine: %w", err))
 	}
 	if err := store.Close(); err != nil {
@@ -125,6 +131,10 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 	}
 	return errors.Join(errs...)
 }
+
+// storeCloseTime is the part of server.shutdown_timeout kept for closing
+// the store after the engine has stopped: a quarter, at most a second.
+func storeCloseTime(timeout time.Duration) time.Duration { return min(timeout/4, time.Second) }
 
 // newEngine builds the delivery engine from the config.
 func newEngine(cfg config.Config, store *wal.Store, log *zap.Logger) *engine.Engine {

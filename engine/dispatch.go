@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/klauspost/compress/gzip"
@@ -79,11 +78,17 @@ type Dispatcher struct {
 	timeout  time.Duration
 	maxConns int
 	ua       string
-	dial     fasthttp.DialFunc
+	dialFn   fasthttp.DialFunc // DispatcherOptions.Dial; nil: fasthttp's dialer
 	clock    Clock
 
 	mu      sync.RWMutex
 	clients map[string]*fasthttp.HostClient
+
+	// Every open connection (conn.go), for Abort.
+	connMu    sync.Mutex
+	conns     map[*conn]struct{} // nil once aborted
+	aborted   chan struct{}
+	abortOnce sync.Once
 }
 
 // NewDispatcher returns a Dispatcher with opts, defaults filled in.
@@ -92,9 +97,11 @@ func NewDispatcher(opts DispatcherOptions) *Dispatcher {
 		timeout:  positiveOr(opts.Timeout, 15*time.Second),
 		maxConns: positiveOr(opts.MaxConnsPerHost, 64),
 		ua:       cmp.Or(opts.UserAgent, "hookd"),
-		dial:     opts.Dial,
+		dialFn:   opts.Dial,
 		clock:    opts.Clock,
 		clients:  make(map[string]*fasthttp.HostClient),
+		conns:    make(map[*conn]struct{}),
+		aborted:  make(chan struct{}),
 	}
 	if d.clock == nil {
 		d.clock = RealClock{}
@@ -113,7 +120,11 @@ func positiveOr[T int | time.Duration](v, def T) T {
 // headers and body prefix are read, or on error, and never later than
 // Timeout (or ctx's deadline, if sooner) after it started. A ctx that is
 // done before sending gives ClassCanceled; cancelling ctx mid-flight does
-// not interrupt the attempt.
+// not interrupt the attempt, Abort does (ClassCanceled too).
+//
+// The request is written once, except when a pooled keep-alive connection
+// turns out to be closed by the receiver (staleConn): then it is sent once
+// more, on another connection, within the same deadline.
 func (d *Dispatcher) Send(ctx context.Context, r *Request) Result {
 	start := d.clock.Now()
 	res := d.send(ctx, r)
@@ -128,6 +139,9 @@ func (d *Dispatcher) Send(ctx context.Context, r *Request) Result {
 func (d *Dispatcher) send(ctx context.Context, r *Request) Result {
 	if err := ctx.Err(); err != nil {
 		return Result{Err: fmt.Errorf("engine: send: %w", err), Class: ClassCanceled}
+	}
+	if d.isAborted() {
+		return Result{Err: errAborted, Class: ClassCanceled}
 	}
 	deadline := time.Now().Add(d.timeout)
 	if cd, ok := ctx.Deadline(); ok && cd.Before(deadline) {
@@ -150,9 +164,19 @@ func (d *Dispatcher) send(ctx context.Context, r *Request) Result {
 		return Result{Err: err, Class: ClassOther}
 	}
 
-	if err := hc.DoDeadline(req, resp, deadline); err != nil {
+	err = hc.DoDeadline(req, resp, deadline)
+	if err != nil && staleConn(resp, err) {
+		err = hc.DoDeadline(req, resp, deadline)
+	}
+	if err != nil {
 		res.Err = fmt.Errorf("engine: send: %w", err)
+		if d.isAborted() {
+			res.Class = ClassCanceled // cut off: not an attempt
+		}
 		return res
+	}
+	if c := connOf(resp); c != nil {
+		c.served.Add(1)
 	}
 	res.StatusCode = resp.StatusCode()
 	if v := resp.Header.Peek("Retry-After"); len(v) > 0 {
@@ -161,6 +185,9 @@ func (d *Dispatcher) send(ctx context.Context, r *Request) Result {
 	res.Body, err = readBodyPrefix(resp)
 	if err != nil {
 		res.Err = fmt.Errorf("engine: read response body: %w", err)
+		if d.isAborted() {
+			res.Class = ClassCanceled
+		}
 	}
 	return res
 }
@@ -272,16 +299,6 @@ func prefix(b []byte) []byte {
 		return nil
 	}
 	return b[:min(len(b), MaxResponseBody)]
-}
-
-// retryStaleConn lets fasthttp resend a POST once when the connection
-// failed before any response byte: the common case is a pooled keep-alive
-// connection the receiver closed while idle. Delivery is at least once and
-// receivers deduplicate on webhook-id, so a resend is safe.
-func retryStaleConn(_ *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
-	stale := errors.Is(err, io.EOF) || errors.Is(err, fasthttp.ErrConnectionClosed) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
-	return false, stale && attempts < 2
 }
 
 // Close closes idle connections to every destination. In-flight sends

@@ -54,15 +54,14 @@ func (d *Dispatcher) hostClient(u *fasthttp.URI) (*fasthttp.HostClient, error) {
 	hc = &fasthttp.HostClient{
 		Addr:                      string(key[addrAt:]),
 		IsTLS:                     isTLS,
-		Dial:                      d.dial,
+		DialTimeout:               d.dial, // conn.go: every connection tracked
 		MaxConns:                  d.maxConns,
 		MaxConnWaitTimeout:        0, // all busy: ErrNoFreeConns at once
 		ReadTimeout:               d.timeout,
 		WriteTimeout:              d.timeout,
 		ReadBufferSize:            readBufferSize,
 		StreamResponseBody:        true, // read a prefix, never the whole body
-		MaxIdemponentCallAttempts: 2,
-		RetryIfErr:                retryStaleConn,
+		MaxIdemponentCallAttempts: 1,    // never resent by fasthttp; see Send
 		NoDefaultUserAgentHeader:  true,
 		DisablePathNormalizing:    true, // send the path the subscriber registered
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -56,6 +57,7 @@ type Engine struct {
 	closing bool           // guarded by runMu
 	wg      sync.WaitGroup // actions in progress
 	stopped chan struct{}
+	cutOff  atomic.Int64 // attempts Close cut off
 }
 
 type freshBatch struct {
@@ -124,8 +126,11 @@ func (e *Engine) Start() error {
 }
 
 // Close stops starting work and waits for attempts in flight until ctx
-// ends; then it cancels them (they stay open in the store and are retried
-// after restart).
+// ends; then it cuts them off: the dispatcher closes their connections
+// (Abort), their results are not recorded, and their batches stay open in
+// the store as they were, to be retried after restart. It returns when
+// the engine has stopped touching the store; nil even when it cut
+// attempts off, as that is what shutting down within a deadline means.
 func (e *Engine) Close(ctx context.Context) error {
 	e.mu.Lock()
 	if e.timer != nil {
@@ -147,10 +152,17 @@ func (e *Engine) Close(ctx context.Context) error {
 		e.cancel()
 		return nil
 	case <-ctx.Done():
-		e.cancel()
-		<-done
-		return ctx.Err()
 	}
+	e.cancel() // sends not begun yet: canceled
+	if e.disp != nil {
+		e.disp.Abort() // sends in flight: return now
+	}
+	<-done
+	if n := e.cutOff.Load(); n > 0 {
+		e.log.Info("engine: attempts in flight cut off at shutdown; their batches stay open and are retried after restart",
+			zap.Int64("attempts", n))
+	}
+	return nil
 }
 
 func stateOf(b *wal.Batch, now time.Time) BatchState {
@@ -480,6 +492,9 @@ func (e *Engine) send(a Action) {
 		Secrets: liveSecrets(w, now), Headers: w.CustomHeaders, Gzip: w.Compression == "gzip"})
 	v := Classify(res.StatusCode, res.Err, res.RetryAfter)
 	counted := res.Class != ClassBackpressure && res.Class != ClassCanceled
+	if res.Class == ClassCanceled && res.Err != nil && e.ctx.Err() != nil {
+		e.cutOff.Add(1)
+	}
 	done := e.clock.Now()
 	bl := e.lockBatch(a.Batch) // until the result is stored: a replay must not write in between
 	defer bl.Unlock()
