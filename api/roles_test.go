@@ -14,7 +14,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 	const secret = "0123456789abcdef0123456789abcdef"
 	ts := newTestServer(t, func(c *config.Config) { c.Auth.Mode = "jwt"; c.Auth.JWTSecret = secret })
 	token := func(role string) string {
-		s, err := MintToken(ts.cfg.Auth, "acme", "", []string{role}, time.Hour, time.Now())
+		s, err := MintToken(ts.cfg.Auth, "acme", "acct-1", []string{role}, time.Hour, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -27,9 +27,12 @@ func TestRouteRoleMatrix(t *testing.T) {
 		RoleWrite:   {RoleRead: true, RoleWrite: true},
 		RolePublish: {RolePublish: true},
 		RoleAdmin:   {RoleRead: true, RoleWrite: true, RolePublish: true, RoleAdmin: true},
+		// Duck Creek's spelling of tenant-webhook-write (seed 002).
+		config.RoleWriteAlias: {RoleRead: true, RoleWrite: true},
 	}
 	fill := strings.NewReplacer("{id}", "wh_01KAB0000000000000000000000", "{batchId}", "bat_01KAB0000000000000000000000",
 		"{attemptId}", "att_01KAB0000000000000000000000", "{name}", "order.created",
+		"{webhookId}", "wh_01KAB0000000000000000000000", "{deliveryAttemptId}", "att_01KAB0000000000000000000000",
 		"{deliveryId}", "dlv_01KAB00000000000000000000001KAB000000000000000000000")
 	routes := allRoutes()
 	if len(routes) < 20 {
@@ -55,8 +58,12 @@ func TestRouteRoleMatrix(t *testing.T) {
 			if r.status != 401 {
 				t.Errorf("no token = %d, want 401", r.status)
 			}
-			for _, role := range []string{RoleRead, RoleWrite, RolePublish, RoleAdmin} {
-				r := ts.do(rt.method, path, body, "Authorization", token(role))
+			for _, role := range []string{RoleRead, RoleWrite, RolePublish, RoleAdmin, config.RoleWriteAlias} {
+				// With the tenant headers the profiles require (Duck Creek's
+				// x-tenant-id/x-account-id, Thredd's X-PM-Code), matching
+				// the token: an allowed call reaches its handler.
+				r := ts.do(rt.method, path, body, "Authorization", token(role),
+					"x-tenant-id", "acme", "x-account-id", "acct-1", "X-PM-Code", "acme")
 				allowed := mayDo[role][rt.role]
 				switch {
 				case allowed && (r.status == 401 || r.status == 403):
