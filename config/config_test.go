@@ -254,6 +254,22 @@ func TestLowerBodyLimitAlone(t *testing.T) {
 	}
 }
 
+// TestRaiseBodyLimitAlone: raising server.max_body_bytes past the
+// (default) body budget alone raises the budget to hold one such body; an
+// explicit budget below it is an error.
+func TestRaiseBodyLimitAlone(t *testing.T) {
+	c, err := Load(writeFile(t, "[server]\nmax_body_bytes = 134217728\n"), nil)
+	if err != nil || c.Server.BodyBudgetBytes != 128<<20 {
+		t.Fatalf("body limit 128 MiB alone: body_budget_bytes %d, %v; want %d", c.Server.BodyBudgetBytes, err, 128<<20)
+	}
+	if c, err = Load("", []string{"HOOKD_SERVER_MAX_BODY_BYTES=1048576"}); err != nil || c.Server.BodyBudgetBytes != 64<<20 {
+		t.Fatalf("a lower body limit leaves the budget: %d, %v", c.Server.BodyBudgetBytes, err)
+	}
+	if _, err = Load("", []string{"HOOKD_SERVER_MAX_BODY_BYTES=134217728", "HOOKD_SERVER_BODY_BUDGET_BYTES=67108864"}); err == nil {
+		t.Fatal("explicit body_budget_bytes below the body limit accepted")
+	}
+}
+
 const goodHash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 func TestValidate(t *testing.T) {

@@ -24,30 +24,39 @@ func Load(path string, env []string) (Config, error) { return LoadWith(path, env
 // environment, so that flags win over variables, which win over the file.
 func LoadWith(path string, env []string, flags ...Override) (Config, error) {
 	c := Default()
-	var dataSet bool // events.max_data_bytes given explicitly somewhere
+	var dataSet bool   // events.max_data_bytes given explicitly somewhere
+	var budgetSet bool // server.body_budget_bytes likewise
 	if path != "" {
 		md, err := c.decodeFile(path)
 		if err != nil {
 			return Config{}, err
 		}
 		dataSet = md.IsDefined("events", "max_data_bytes")
+		budgetSet = md.IsDefined("server", "body_budget_bytes")
 	}
 	if err := c.applyEnv(env); err != nil {
 		return Config{}, err
 	}
 	for _, kv := range env {
 		dataSet = dataSet || strings.HasPrefix(kv, EnvPrefix+"EVENTS_MAX_DATA_BYTES=")
+		budgetSet = budgetSet || strings.HasPrefix(kv, EnvPrefix+"SERVER_BODY_BUDGET_BYTES=")
 	}
 	for _, o := range flags {
 		if err := c.set(o.Key, o.Value); err != nil {
 			return Config{}, fmt.Errorf("config: %w", err)
 		}
 		dataSet = dataSet || o.Key == "events.max_data_bytes"
+		budgetSet = budgetSet || o.Key == "server.body_budget_bytes"
 	}
 	// A user who only lowers server.max_body_bytes gets a data limit that
 	// fits in it; only an explicit max_data_bytes above it is an error.
 	if !dataSet && c.Events.MaxDataBytes > c.Server.MaxBodyBytes && c.Server.MaxBodyBytes > 0 {
 		c.Events.MaxDataBytes = c.Server.MaxBodyBytes
+	}
+	// Likewise one who only raises it past the (default) body budget gets
+	// a budget that holds one such body.
+	if !budgetSet && c.Server.BodyBudgetBytes < int64(c.Server.MaxBodyBytes) {
+		c.Server.BodyBudgetBytes = int64(c.Server.MaxBodyBytes)
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, err
