@@ -51,6 +51,9 @@ type Options struct {
 	// MinFreeFor(MemTableSize); negative: no reserve (and no allocation
 	// ahead of Badger's writes).
 	MinFreeBytes int64
+	// GCInterval is how often value-log GC runs (it reclaims the value-log
+	// files whose values expired or were deleted); default 5m.
+	GCInterval time.Duration
 
 	statfs func(dir string) (free uint64, err error) // tests; default statfsFree
 }
@@ -114,64 +117,23 @@ type Store struct {
 	injectErr     atomic.Pointer[error]
 	injectSyncErr atomic.Pointer[error]
 	beforeSync    atomic.Pointer[func()] // tests: runs before each sync
+
+	backups backups // the backup being written, if any (backup.go)
 }
 
 // Open opens (or creates) the store in opts.Dir and starts its committer.
 func Open(opts Options) (*Store, error) {
-	if opts.Retention <= 0 {
-		opts.Retention = 168 * time.Hour
-	}
-	if opts.Logger == nil {
-		opts.Logger = zap.NewNop()
-	}
-	if opts.MaxPending <= 0 {
-		opts.MaxPending = 1 << 18
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.ValueThreshold <= 0 {
-		opts.ValueThreshold = defaultValueThreshold
-	}
-	if opts.ValueLogFileSize <= 0 {
-		opts.ValueLogFileSize = 32 << 20
-	}
-	if opts.MemTableSize <= 0 {
-		opts.MemTableSize = 64 << 20
-	}
-	if opts.MinFreeBytes == 0 {
-		opts.MinFreeBytes = MinFreeFor(opts.MemTableSize)
-	}
-	if opts.statfs == nil {
-		opts.statfs = statfsFree
+	opts.setDefaults()
+	if !opts.InMemory {
+		if err := checkRestored(opts.Dir); err != nil {
+			return nil, err
+		}
 	}
 	sp, err := openSpace(opts)
 	if err != nil {
 		return nil, err
 	}
-	bo := badger.DefaultOptions(opts.Dir).
-		// The store syncs itself after each written group (commit.go).
-		WithSyncWrites(false).
-		WithDetectConflicts(false).
-		WithNumVersionsToKeep(1).
-		// Memory is the budget here (DESIGN: O(webhooks + in-flight)):
-		// each memtable is a heap arena, flushing one builds a table of
-		// its size, and every compactor holds table builders.
-		WithMemTableSize(opts.MemTableSize).
-		WithNumMemtables(3).
-		WithNumCompactors(4).
-		WithBaseTableSize(2 << 20).
-		WithCompression(compression(opts.NoCompression)).
-		WithValueThreshold(int64(opts.ValueThreshold)).
-		WithValueLogFileSize(opts.ValueLogFileSize).
-		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(32 << 20).
-		WithLogger(badgerLogger{s: opts.Logger.Sugar()}).
-		WithLoggingLevel(badger.WARNING)
-	if opts.InMemory {
-		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).WithValueThreshold(1 << 20)
-	}
-	db, err := badger.Open(bo)
+	db, err := badger.Open(badgerOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("wal: open %s: %w", opts.Dir, err)
 	}
@@ -219,6 +181,68 @@ func Open(opts Options) (*Store, error) {
 	go s.gcLoop()
 	go s.spaceLoop()
 	return s, nil
+}
+
+// setDefaults fills the zero options with their defaults.
+func (opts *Options) setDefaults() {
+	if opts.Retention <= 0 {
+		opts.Retention = 168 * time.Hour
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 1 << 18
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.ValueThreshold <= 0 {
+		opts.ValueThreshold = defaultValueThreshold
+	}
+	if opts.ValueLogFileSize <= 0 {
+		opts.ValueLogFileSize = 32 << 20
+	}
+	if opts.MemTableSize <= 0 {
+		opts.MemTableSize = 64 << 20
+	}
+	if opts.MinFreeBytes == 0 {
+		opts.MinFreeBytes = MinFreeFor(opts.MemTableSize)
+	}
+	if opts.statfs == nil {
+		opts.statfs = statfsFree
+	}
+	if opts.GCInterval <= 0 {
+		opts.GCInterval = 5 * time.Minute
+	}
+}
+
+// badgerOptions are the Badger options of a store with opts (defaults
+// set): Open and Restore open Badger the same way.
+func badgerOptions(opts Options) badger.Options {
+	bo := badger.DefaultOptions(opts.Dir).
+		// The store syncs itself after each written group (commit.go).
+		WithSyncWrites(false).
+		WithDetectConflicts(false).
+		WithNumVersionsToKeep(1).
+		// Memory is the budget here (DESIGN: O(webhooks + in-flight)):
+		// each memtable is a heap arena, flushing one builds a table of
+		// its size, and every compactor holds table builders.
+		WithMemTableSize(opts.MemTableSize).
+		WithNumMemtables(3).
+		WithNumCompactors(4).
+		WithBaseTableSize(2 << 20).
+		WithCompression(compression(opts.NoCompression)).
+		WithValueThreshold(int64(opts.ValueThreshold)).
+		WithValueLogFileSize(opts.ValueLogFileSize).
+		WithBlockCacheSize(32 << 20).
+		WithIndexCacheSize(32 << 20).
+		WithLogger(badgerLogger{s: opts.Logger.Sugar()}).
+		WithLoggingLevel(badger.WARNING)
+	if opts.InMemory {
+		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).WithValueThreshold(1 << 20)
+	}
+	return bo
 }
 
 // openSpace measures free space before Badger opens (and replays) the
@@ -310,6 +334,7 @@ func (s *Store) Close() error {
 	close(s.gcStop)
 	<-s.gcDone
 	<-s.spaceDone
+	s.backups.wait() // a backup stops at its next record once gcStop is closed
 	s.memLogs.close()
 	s.vlogs.close()
 	if err := s.db.Close(); err != nil {
@@ -375,7 +400,7 @@ func (s *Store) gcLoop() {
 	if s.opts.InMemory {
 		return
 	}
-	t := time.NewTicker(5 * time.Minute)
+	t := time.NewTicker(s.opts.GCInterval)
 	defer t.Stop()
 	trim := time.NewTicker(trimInterval)
 	defer trim.Stop()
