@@ -24,7 +24,10 @@ const (
 	RoleWrite   = "tenant-webhook-write"
 	RolePublish = "tenant-event-publish"
 	RoleAdmin   = "tenant-admin"
-	rolePublic  = "" // no authentication (health, metrics, openapi)
+	// RoleOperator is not a tenant role: it runs the whole server (a
+	// backup of every tenant), and no tenant role grants it.
+	RoleOperator = "hookd-operator"
+	rolePublic   = "" // no authentication (health, metrics, openapi)
 )
 
 // grants says which roles satisfy a route's role.
@@ -33,6 +36,8 @@ var grants = map[string][]string{
 	RoleWrite:   {RoleWrite, RoleAdmin},
 	RolePublish: {RolePublish, RoleAdmin},
 	RoleAdmin:   {RoleAdmin},
+
+	RoleOperator: {RoleOperator},
 }
 
 // Principal is who a request acts as.
@@ -56,7 +61,8 @@ func (p *Principal) may(need string) bool {
 	return false
 }
 
-var allRoles = []string{RoleRead, RoleWrite, RolePublish, RoleAdmin}
+// allRoles are auth.mode none's: every role, the operator's included.
+var allRoles = []string{RoleRead, RoleWrite, RolePublish, RoleAdmin, RoleOperator}
 
 // authenticator turns a request's Authorization header into a Principal.
 type authenticator struct {
