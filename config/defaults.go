@@ -59,9 +59,10 @@ const (
 // §9, in their documented order.
 func CompatProfiles() []string { return []string{"ncore", "ocore", "duckcreek", "thredd"} }
 
-// Roles returns the role names of API.md §2.
+// Roles returns the role names of API.md §2, and hookd-operator, which
+// runs the server (GET /admin/backup) and grants nothing in a tenant.
 func Roles() []string {
-	return []string{"tenant-webhook-read", "tenant-webhook-write", "tenant-event-publish", "tenant-admin"}
+	return []string{"tenant-webhook-read", "tenant-webhook-write", "tenant-event-publish", "tenant-admin", "hookd-operator"}
 }
 
 // ValidRole reports whether r is one of Roles().
