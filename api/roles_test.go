@@ -29,6 +29,9 @@ func TestRouteRoleMatrix(t *testing.T) {
 		RoleAdmin:   {RoleRead: true, RoleWrite: true, RolePublish: true, RoleAdmin: true},
 		// Duck Creek's spelling of tenant-webhook-write (seed 002).
 		config.RoleWriteAlias: {RoleRead: true, RoleWrite: true},
+		// The operator runs the server (a backup of every tenant) and may
+		// do nothing in a tenant; no tenant role makes an operator.
+		RoleOperator: {RoleOperator: true},
 	}
 	fill := strings.NewReplacer("{id}", "wh_01KAB0000000000000000000000", "{batchId}", "bat_01KAB0000000000000000000000",
 		"{attemptId}", "att_01KAB0000000000000000000000", "{name}", "order.created",
@@ -58,7 +61,7 @@ func TestRouteRoleMatrix(t *testing.T) {
 			if r.status != 401 {
 				t.Errorf("no token = %d, want 401", r.status)
 			}
-			for _, role := range []string{RoleRead, RoleWrite, RolePublish, RoleAdmin, config.RoleWriteAlias} {
+			for _, role := range []string{RoleRead, RoleWrite, RolePublish, RoleAdmin, config.RoleWriteAlias, RoleOperator} {
 				// With the tenant headers the profiles require (Duck Creek's
 				// x-tenant-id/x-account-id, Thredd's X-PM-Code), matching
 				// the token: an allowed call reaches its handler.

@@ -41,6 +41,9 @@ func (s *Server) nativeRoutes() []route {
 		{"GET", "/v1/webhooks/{id}/batches/{batchId}/attempts/{attemptId}", RoleRead, s.getAttempt},
 		{"GET", "/v1/webhooks/{id}/secret", RoleAdmin, s.getSecret},
 		{"POST", "/v1/webhooks/{id}/secret:rotate", RoleAdmin, s.rotateSecret},
+
+		// Not tenant-scoped: the operator's (admin.go).
+		{"GET", "/admin/backup", RoleOperator, s.backup},
 	}
 }
 
