@@ -1222,11 +1222,11 @@ type gatedStore struct {
 	drained   chan struct{}        // DropQueue found the queue empty
 }
 
-func (s *gatedStore) OpenBatches(webhook wal.ID, drop []wal.ID, bs ...*wal.Batch) error {
+func (s *gatedStore) OpenBatches(webhook, prev wal.ID, drop []wal.ID, bs ...*wal.Batch) error {
 	if g := s.open.Load(); g != nil {
 		g.wait()
 	}
-	return s.Store.OpenBatches(webhook, drop, bs...)
+	return s.Store.OpenBatches(webhook, prev, drop, bs...)
 }
 
 func (s *gatedStore) SaveBatch(b *wal.Batch, a *wal.Attempt) error {

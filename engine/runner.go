@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/url"
 	"slices"
@@ -320,8 +321,8 @@ func (e *Engine) open(a Action) {
 		e.mu.Unlock()
 		e.kick()
 	}()
-	if err := e.store.OpenBatches(a.Hook, t.gone, t.batches...); err != nil {
-		e.log.Error("engine: open batches", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
+	if err := e.store.OpenBatches(a.Hook, after, t.gone, t.batches...); err != nil {
+		e.openFailed(a.Hook, t, err)
 		return
 	}
 	e.mu.Lock()
@@ -344,6 +345,29 @@ func (e *Engine) open(a Action) {
 		}
 	}
 	e.mu.Unlock()
+}
+
+// openRetry is how long a webhook's queue rests after an open failed to
+// commit (the disk reserve, a failing store) before it is read again.
+const openRetry = time.Second
+
+// openFailed undoes what a failed open's read claimed: nothing of it was
+// consumed, so the webhook's queue is read again from the store's cursor
+// (opens already reading after this one fail with wal.ErrStale and land
+// here too), and its events count as queued again after openRetry, so a
+// full disk does not spin the runner.
+func (e *Engine) openFailed(hook wal.ID, t taking, err error) {
+	lvl := e.log.Warn
+	if errors.Is(err, wal.ErrStale) {
+		lvl = e.log.Debug
+	}
+	lvl("engine: open batches failed; the queue is read again", zap.String("webhookId", hook.Text("wh_")),
+		zap.Duration("after", openRetry), zap.Error(err))
+	e.mu.Lock()
+	delete(e.taken, hook)
+	e.mu.Unlock()
+	n := t.events + len(t.gone)
+	e.clock.AfterFunc(openRetry, func() { e.queued(map[wal.ID]int{hook: n}) })
 }
 
 // taking is what one open took from a webhook's queue.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -302,5 +303,80 @@ func TestReplayOfBatchWithoutEventsEndsItsAttempt(t *testing.T) {
 	case body := <-rc.got:
 		t.Errorf("sent %s after the event expired", body)
 	default:
+	}
+}
+
+// failingOpens fails the first n OpenBatches calls as a full disk would.
+type failingOpens struct {
+	*wal.Store
+	n      atomic.Int32
+	failed chan struct{}
+}
+
+func (s *failingOpens) OpenBatches(webhook, prev wal.ID, drop []wal.ID, bs ...*wal.Batch) error {
+	if s.n.Add(-1) >= 0 {
+		s.failed <- struct{}{}
+		return &wal.SpaceError{Dir: "/data", Free: 1 << 20, Need: 1 << 30}
+	}
+	return s.Store.OpenBatches(webhook, prev, drop, bs...)
+}
+
+// An open whose commit fails (the disk reserve) consumes nothing: the
+// queue is read again after a pause and every event is delivered once,
+// none skipped even when later opens were already reading past it.
+func TestRunnerOpenFailureLosesNothing(t *testing.T) {
+	rc := newSink(t)
+	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	fs := &failingOpens{Store: st, failed: make(chan struct{}, 100)}
+	fs.n.Store(3)
+	clock := NewFakeClock(time.Now())
+	eng := New(Options{Store: fs, Dispatcher: NewDispatcher(DispatcherOptions{}), Clock: clock,
+		Core: CoreOptions{Schedule: []time.Duration{0}}})
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 1,
+		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+	if err := st.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	eng.WebhookChanged(w)
+	const events = 300
+	var evs []wal.EventInput
+	for i := range events {
+		evs = append(evs, wal.EventInput{Type: "t", Data: []byte(strconv.Itoa(i))})
+	}
+	if _, err := st.Append("acme", evs); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		select {
+		case <-fs.failed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no open was tried")
+		}
+	}
+	got := map[string]bool{}
+	timeout := time.After(20 * time.Second)
+	for len(got) < events {
+		select {
+		case b := <-rc.got:
+			if got[string(b)] {
+				t.Fatalf("event %s delivered twice", b)
+			}
+			got[string(b)] = true
+		case <-clock.ScheduledBy(clock.Now().Add(openRetry)):
+			clock.Advance(openRetry) // the failed opens' events count as queued again
+		case <-timeout:
+			t.Fatalf("delivered %d of %d", len(got), events)
+		}
+	}
+	if n, _ := st.QueueDepth(w.ID); n != 0 {
+		t.Errorf("queue depth %d after everything was delivered", n)
 	}
 }

@@ -12,7 +12,9 @@ type Store interface {
 	PeekQueue(webhook, after wal.ID, max int) ([]wal.ID, error)
 	DropQueue(webhook wal.ID, max int) (int, error)
 	GetEvents(tenant string, ids []wal.ID) ([]*wal.Event, error)
-	OpenBatches(webhook wal.ID, drop []wal.ID, bs ...*wal.Batch) error
+	// OpenBatches commits new batches of entries read after prev; ErrStale
+	// (or any error) means nothing was consumed (see wal.Store.OpenBatches).
+	OpenBatches(webhook, prev wal.ID, drop []wal.ID, bs ...*wal.Batch) error
 	SaveBatch(b *wal.Batch, a *wal.Attempt) error
 	// SaveResult is SaveBatch plus the webhook's health when h is not nil.
 	SaveResult(b *wal.Batch, a *wal.Attempt, h *wal.HookHealth) error

@@ -220,6 +220,33 @@ type group struct {
 	types map[string]struct{}
 	undo  []string
 	undoT []string
+	// Queue cursors set by earlier ops of this group (OpenBatches), and
+	// what the current op changed, to undo.
+	cursors map[ID]ID
+	undoC   []cursorUndo
+}
+
+type cursorUndo struct {
+	webhook, was ID
+	had          bool
+}
+
+// cursor is webhook's queue cursor as this group leaves it so far.
+func (g *group) cursor(webhook ID) ID {
+	if c, ok := g.cursors[webhook]; ok {
+		return c
+	}
+	return g.s.cursor(webhook)
+}
+
+// setCursor moves webhook's cursor within this group (undone on rollback).
+func (g *group) setCursor(webhook, to ID) {
+	if g.cursors == nil {
+		g.cursors = map[ID]ID{}
+	}
+	was, had := g.cursors[webhook]
+	g.undoC = append(g.undoC, cursorUndo{webhook, was, had})
+	g.cursors[webhook] = to
 }
 
 func (g *group) set(key, val []byte, ttl time.Duration) {
@@ -283,7 +310,7 @@ func (s *Store) commitGroup(ops []*op) []*op {
 			continue
 		}
 		mark, markSize, markVlog := len(g.entries), g.size, g.vlogN
-		g.undo, g.undoT = g.undo[:0], g.undoT[:0]
+		g.undo, g.undoT, g.undoC = g.undo[:0], g.undoT[:0], g.undoC[:0]
 		err := o.apply(g)
 		n, size := int64(len(g.entries)-mark), g.size-markSize
 		switch {
@@ -364,6 +391,13 @@ func (g *group) rollback(mark int, markSize, markVlog int64) {
 	}
 	for _, k := range g.undoT {
 		delete(g.types, k)
+	}
+	for i := len(g.undoC) - 1; i >= 0; i-- {
+		if u := g.undoC[i]; u.had {
+			g.cursors[u.webhook] = u.was
+		} else {
+			delete(g.cursors, u.webhook)
+		}
 	}
 }
 

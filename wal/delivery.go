@@ -288,7 +288,14 @@ func scanEvents(txn *badger.Txn, tenant string, ids []ID, out []*Event) error {
 // entries, in one commit, before any first attempt. drop lists further
 // queue entries of webhook to consume without a batch (events no longer
 // stored). Batches must be given in queue order, as take cuts them.
-func (s *Store) OpenBatches(webhook ID, drop []ID, bs ...*Batch) error {
+//
+// prev is the cursor the entries were read after (PeekQueue's after); when
+// it is not zero and the queue's cursor, as the commits before this one
+// leave it, is not prev, nothing is written and the error is ErrStale: an
+// earlier open of the same webhook failed, and committing this one would
+// move the cursor past the entries that one held. The caller reads the
+// queue again from the cursor (after zero).
+func (s *Store) OpenBatches(webhook, prev ID, drop []ID, bs ...*Batch) error {
 	vals := make([][]byte, len(bs))
 	for i, b := range bs {
 		v, err := marshalBatch(b)
@@ -313,8 +320,12 @@ func (s *Store) OpenBatches(webhook ID, drop []ID, bs ...*Batch) error {
 		}
 	}
 	o.apply = func(g *group) error {
+		if !prev.IsZero() && g.cursor(webhook) != prev {
+			return ErrStale
+		}
 		if !last.IsZero() {
 			g.set(cursorKey(webhook), append([]byte(nil), last[:]...), 0)
+			g.setCursor(webhook, last)
 		}
 		for i, b := range bs {
 			g.set(batchKey(b.Tenant, b.WebhookID, b.ID), vals[i], 0)

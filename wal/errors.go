@@ -14,6 +14,9 @@ var (
 	ErrFull = errors.New("wal: write queue full")
 	// ErrTooBig: one operation is larger than a single transaction may be.
 	ErrTooBig = errors.New("wal: operation too large for one commit")
+	// ErrStale: the queue was read after a cursor that an earlier failed
+	// commit never moved to (OpenBatches); read it again.
+	ErrStale = errors.New("wal: queue cursor moved; read the queue again")
 	// ErrConflict: the record already exists.
 	ErrConflict = errors.New("wal: already exists")
 )

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"errors"
 	"slices"
 	"testing"
 )
@@ -45,10 +46,10 @@ func TestQueueCursorAndEventDeliveries(t *testing.T) {
 	// all: e0 dropped (gone), e1+e2 and e3 in two batches; e4 stays queued.
 	bp := batch(paid, e[0], e[2])
 	ba1, ba2 := batch(all, e[1], e[2]), batch(all, e[3])
-	if err := s.OpenBatches(paid, nil, bp); err != nil {
+	if err := s.OpenBatches(paid, ID{}, nil, bp); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.OpenBatches(all, []ID{e[0]}, ba1, ba2); err != nil {
+	if err := s.OpenBatches(all, ID{}, []ID{e[0]}, ba1, ba2); err != nil {
 		t.Fatal(err)
 	}
 	ba2.Status = BatchDelivered
@@ -93,4 +94,39 @@ func TestQueueCursorAndEventDeliveries(t *testing.T) {
 	check(s)
 	s.Close()
 	check(openTest(t, dir))
+}
+
+// An open read after entries that an earlier open held, when that open
+// never committed, is refused (ErrStale) and consumes nothing; read again
+// from the cursor, it commits. Opens given in order commit in order.
+func TestOpenBatchesStale(t *testing.T) {
+	s := openTest(t, t.TempDir())
+	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "http://x", IsActive: true, MaxBatchSize: 1}
+	if err := s.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Append("acme", []EventInput{ev("t", "", `1`), ev("t", "", `2`), ev("t", "", `3`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := res.IDs
+	batch := func(id ID) *Batch {
+		return &Batch{ID: s.NewID(), WebhookID: w.ID, Tenant: "acme", Status: BatchPending, Events: []BatchEvent{{ID: id, Type: "t"}}}
+	}
+	// The open of e0 failed (never submitted); the one read after it must not commit.
+	if err := s.OpenBatches(w.ID, e[0], nil, batch(e[1])); !errors.Is(err, ErrStale) {
+		t.Fatalf("open after an uncommitted e0 = %v, want ErrStale", err)
+	}
+	if ids, _ := s.PeekQueue(w.ID, ID{}, 10); !slices.Equal(ids, e) {
+		t.Fatalf("queue after a stale open = %v, want all three", ids)
+	}
+	// Read again from the cursor: e0, then e1 after it, then e2 after e1.
+	for i, prev := range []ID{{}, e[0], e[1]} {
+		if err := s.OpenBatches(w.ID, prev, nil, batch(e[i])); err != nil {
+			t.Fatalf("open of e%d after %v: %v", i, prev, err)
+		}
+	}
+	if ids, _ := s.PeekQueue(w.ID, ID{}, 10); len(ids) != 0 {
+		t.Fatalf("queue left %v", ids)
+	}
 }

@@ -91,7 +91,7 @@ func TestSpaceReserve(t *testing.T) {
 		t.Errorf("Ready below the reserve = %v, want ErrNoSpace", err)
 	}
 	b := batch(res.IDs[0])
-	if err := s.OpenBatches(w.ID, nil, b); err != nil {
+	if err := s.OpenBatches(w.ID, ID{}, nil, b); err != nil {
 		t.Errorf("open batch below the reserve = %v, want it stored (delivery goes on)", err)
 	}
 	b.Status = BatchDelivered
@@ -106,7 +106,7 @@ func TestSpaceReserve(t *testing.T) {
 	if err := s.space.measure(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.OpenBatches(w.ID, nil, batch(res.IDs[1])); !errors.As(err, &se) || se.Need != testFloor {
+	if err := s.OpenBatches(w.ID, ID{}, nil, batch(res.IDs[1])); !errors.As(err, &se) || se.Need != testFloor {
 		t.Errorf("open batch below the floor = %v, want a SpaceError needing the floor", err)
 	}
 	if err := s.syncBarrier(); err != nil {
