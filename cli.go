@@ -16,6 +16,10 @@ const usage = `usage:
   hookd token [--config FILE] --tenant T [--account A] --roles r1,r2 [--ttl 1h]
   hookd healthcheck [--config FILE] [--timeout 3s]
                                  exit 0 when the server answers /readyz with 200
+  hookd backup [--config FILE] [--url URL] [--token T] --out FILE
+                                 online backup of the running server (role hookd-operator)
+  hookd restore [--config FILE] --in FILE [--data DIR]
+                                 restore a backup into an empty data dir, server stopped
   hookd version
   hookd bench ingest [--url URL] [--clients N] [--batch N] [--size BYTES] [--duration D] [--rate N] [--runs N] [--token T]
   hookd bench deliver [--url URL] [--webhooks N] [--max-batch-size N] [--events N] [--rate N] [--per-request N] [--runs N] [--token T]
@@ -41,6 +45,10 @@ func run(args, env []string, stdout, stderr io.Writer) int {
 		return 0
 	case "healthcheck":
 		return healthcheck(rest, env, stdout, stderr)
+	case "backup":
+		return backupCmd(rest, env, stdout, stderr)
+	case "restore":
+		return restoreCmd(rest, env, stdout, stderr)
 	case "bench":
 		return benchCmd(rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
