@@ -61,11 +61,18 @@ func (s *Server) errorShape(ctx *fasthttp.RequestCtx) func(e *Error, cid string)
 	path := ctx.Path()
 	for _, name := range s.cfg.API.Compat {
 		p := profiles[name]
-		if p != nil && p.errorBody != nil && p.prefix != "" && bytes.HasPrefix(path, []byte(p.prefix)) {
+		if p != nil && p.errorBody != nil && p.prefix != "" && underPrefix(path, p.prefix) {
 			return p.errorBody
 		}
 	}
 	return nil
+}
+
+// underPrefix reports whether path is prefix or a path below it (not
+// merely a longer name: /api/v1/WebhooksX is not under /api/v1/Webhooks).
+func underPrefix(path []byte, prefix string) bool {
+	rest, ok := bytes.CutPrefix(path, []byte(prefix))
+	return ok && (len(rest) == 0 || rest[0] == '/')
 }
 
 // offsetArgs reads offset paging from the query: the integer arguments

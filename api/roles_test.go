@@ -33,9 +33,9 @@ func TestRouteRoleMatrix(t *testing.T) {
 		// do nothing in a tenant; no tenant role makes an operator.
 		RoleOperator: {RoleOperator: true},
 	}
-	fill := strings.NewReplacer("{id}", "wh_01KAB0000000000000000000000", "{batchId}", "bat_01KAB0000000000000000000000",
-		"{attemptId}", "att_01KAB0000000000000000000000", "{name}", "order.created",
-		"{webhookId}", "wh_01KAB0000000000000000000000", "{deliveryAttemptId}", "att_01KAB0000000000000000000000",
+	fill := strings.NewReplacer("{id}", "wh_01KAB000000000000000000000", "{batchId}", "bat_01KAB000000000000000000000",
+		"{attemptId}", "att_01KAB000000000000000000000", "{name}", "order.created",
+		"{webhookId}", "wh_01KAB000000000000000000000", "{deliveryAttemptId}", "att_01KAB000000000000000000000",
 		"{deliveryId}", "dlv_01KAB00000000000000000000001KAB000000000000000000000")
 	routes := allRoutes()
 	if len(routes) < 20 {

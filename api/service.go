@@ -113,30 +113,38 @@ type offsetPage[T any] struct {
 // opBatchPage is offset paging over a webhook's batches matching f, oldest
 // first, with their total (counted up to maxOffsetScan).
 func (s *Server) opBatchPage(p *Principal, hook wal.ID, f *batchFilter, from, take int) (offsetPage[*wal.Batch], error) {
-	var out offsetPage[*wal.Batch]
 	if _, err := s.opGetWebhook(p, hook); err != nil {
-		return out, err
+		return offsetPage[*wal.Batch]{}, err
 	}
+	return scanOffset(from, take, func(after wal.ID) ([]*wal.Batch, bool, error) {
+		return s.store.ListBatches(p.Tenant, hook, after, 1000, f.keep)
+	}, func(b *wal.Batch) wal.ID { return b.ID })
+}
+
+// scanOffset reads a cursor-paged list through list to cut the page
+// [from, from+take) and count the total, up to maxOffsetScan items.
+func scanOffset[T any](from, take int, list func(after wal.ID) ([]T, bool, error), id func(T) wal.ID) (offsetPage[T], error) {
+	var out offsetPage[T]
 	var after wal.ID
 	for {
-		bs, more, err := s.store.ListBatches(p.Tenant, hook, after, 1000, f.keep)
+		items, more, err := list(after)
 		if err != nil {
 			return out, err
 		}
-		for _, b := range bs {
+		for _, it := range items {
 			if out.total >= from && len(out.items) < take {
-				out.items = append(out.items, b)
+				out.items = append(out.items, it)
 			}
 			out.total++
 		}
-		if !more || len(bs) == 0 {
+		if !more || len(items) == 0 {
 			return out, nil
 		}
 		if out.total >= maxOffsetScan {
 			out.capped = true
 			return out, nil
 		}
-		after = bs[len(bs)-1].ID
+		after = id(items[len(items)-1])
 	}
 }
 

@@ -47,3 +47,15 @@ func (s *Server) opLastAttempt(p *Principal, hook wal.ID, b *wal.Batch) (*wal.At
 		after = as[len(as)-1].ID
 	}
 }
+
+// opAttemptPage is offset paging over a batch's attempts, oldest first,
+// with their total (counted up to maxOffsetScan).
+func (s *Server) opAttemptPage(p *Principal, hook, batch wal.ID, from, take int) (offsetPage[*wal.Attempt], error) {
+	b, err := s.opGetBatch(p, hook, batch)
+	if err != nil {
+		return offsetPage[*wal.Attempt]{}, err
+	}
+	return scanOffset(from, take, func(after wal.ID) ([]*wal.Attempt, bool, error) {
+		return s.store.ListAttempts(p.Tenant, b.ID, after, 1000)
+	}, func(a *wal.Attempt) wal.ID { return a.ID })
+}
