@@ -1,6 +1,8 @@
 package api
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -59,23 +61,41 @@ func FuzzAuthHeader(f *testing.F) {
 	})
 }
 
-// FuzzPostBodies sends arbitrary bodies to every POST/PUT/PATCH route: 4xx
-// or success, never a 5xx or a panic.
+// FuzzPostBodies sends arbitrary bodies to every POST/PUT/PATCH route of
+// the route table (the compat profiles included), on an existing webhook:
+// 4xx or success, never a 5xx or a panic.
 func FuzzPostBodies(f *testing.F) {
 	ts := fuzzServer(f)
 	h := ts.srvHandler
-	tok, _ := MintToken(ts.cfg.Auth, "acme", "", []string{RoleAdmin}, time.Hour, time.Now())
-	hdr := map[string]string{"Authorization": "Bearer " + tok}
-	paths := []struct{ method, path string }{
-		{"POST", "/v1/webhooks"}, {"PUT", "/v1/webhooks/wh_01KAB0000000000000000000000"},
-		{"PATCH", "/v1/webhooks/wh_01KAB0000000000000000000000"}, {"POST", "/v1/event-types"},
-		{"POST", "/v1/webhooks/wh_01KAB0000000000000000000000/secret:rotate"}, {"POST", "/v1/webhooks:sendexpired"},
-		{"POST", "/v1/events"}, {"POST", "/v1/webhooks/wh_01KAB0000000000000000000000/batches/bat_01KAB0000000000000000000000/attempts"},
+	tok, _ := MintToken(ts.cfg.Auth, "acme", "acct", []string{RoleAdmin}, time.Hour, time.Now())
+	hdr := map[string]string{"Authorization": "Bearer " + tok, "x-tenant-id": "acme", "x-account-id": "acct", "X-PM-Code": "acme"}
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI("/v1/webhooks")
+	ctx.Request.Header.SetContentType("application/json")
+	ctx.Request.Header.Set("Authorization", hdr["Authorization"])
+	ctx.Request.SetBody([]byte(`{"url":"https://example.com/hook"}`))
+	h(&ctx)
+	var made struct{ ID string }
+	if err := json.Unmarshal(ctx.Response.Body(), &made); err != nil || made.ID == "" {
+		f.Fatalf("create: %d %s", ctx.Response.StatusCode(), ctx.Response.Body())
+	}
+	fill := strings.NewReplacer("{id}", made.ID, "{webhookId}", made.ID, "{batchId}", "bat_01KAB000000000000000000000",
+		"{attemptId}", "att_01KAB000000000000000000000", "{deliveryAttemptId}", "att_01KAB000000000000000000000",
+		"{deliveryId}", "dlv_01KAB00000000000000000000001KAB000000000000000000000", "{name}", "order.created")
+	var paths []struct{ method, path string }
+	for _, rt := range allRoutes() {
+		if rt.method == "POST" || rt.method == "PUT" || rt.method == "PATCH" {
+			paths = append(paths, struct{ method, path string }{rt.method, fill.Replace(rt.path)})
+		}
 	}
 	for _, b := range []string{`{}`, `{"url":"https://example.com","maxBatchSize":"7","maxBatchTimeDelay":"1s"}`,
 		`{"name":"a.b"}`, `{"gracePeriod":"1h"}`, `{"batchIds":["bat_x"],"createdAfter":"2026-01-01T00:00:00Z"}`,
 		`{"type":"a","data":{}}`, `{"events":[{"type":"a","data":1}]}`, `[`, `{"retry":{"schedule":["1s"]}}`,
-		`{"customHeaders":{"X-A":"b"},"metadata":{"k":"v"},"events":["*"]}`} {
+		`{"customHeaders":{"X-A":"b"},"metadata":{"k":"v"},"events":["*"]}`, `{"endpoint":"https://example.com","events":["A"]}`,
+		`{"notification_id":"b012776c-ab74-4ece-8403-0bbb9130508c"}`, `{"active":false,"secret":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}`,
+		`{"destination":"https://example.com","maxBatchSize":"10","maxBatchTimeDelay":"00:00:01.5","isActive":true}`,
+		`{"programManagerCode":"acme","productId":1,"events":[101],"webhookStatus":"active","config":{"url":"https://example.com","customHeaders":{"a":"b"}}}`} {
 		for i := range paths {
 			f.Add(uint8(i), "application/json", []byte(b))
 		}
