@@ -1,0 +1,133 @@
+package wal
+
+import (
+	"crypto/rand"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// diskUse is the space dir's files occupy on disk (allocated blocks, as
+// du counts them).
+func diskUse(t *testing.T, dir string) int64 {
+	t.Helper()
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil // removed meanwhile (GC)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			n += st.Blocks * 512
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestRetentionFreesDisk: with a short retention, the disk a burst of
+// events, batches and attempts took is given back once they expire:
+// compactions drop the expired keys and value-log GC (every GCInterval)
+// deletes the value-log files whose values expired. The store goes on
+// taking a trickle of new events meanwhile, as a live one does; what it
+// keeps is what is younger than the retention.
+func TestRetentionFreesDisk(t *testing.T) {
+	if os.Getenv("HOOKDTEST_RETENTION_GC") == "" {
+		// It fails today (issue 10): Badger v4's value-log GC only picks
+		// files by the discard statistics compactions record, and expired
+		// keys are dropped only by a compaction that rewrites their table.
+		// hookd's keys are time-ordered and its LSM is small (values are
+		// in the value log), so the tables of old, expired keys are never
+		// rewritten: disk grows with every event ever stored, retention
+		// or not. Set HOOKDTEST_RETENTION_GC=1 to see it.
+		t.Skip("known failure: expired values are never reclaimed; HOOKDTEST_RETENTION_GC=1 runs it")
+	}
+	const retention = 2 * time.Second
+	dir := t.TempDir()
+	s, err := Open(Options{Dir: dir, Retention: retention, MemTableSize: 1 << 20, ValueLogFileSize: 2 << 20,
+		GCInterval: 100 * time.Millisecond, MinFreeBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "https://example.com/h", IsActive: true, MaxBatchSize: 100}
+	if err := s.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, 1000)
+	publish := func(n int) {
+		evs := make([]EventInput, n)
+		for i := range evs {
+			rand.Read(data)
+			evs[i] = ev("a.b", "", fmt.Sprintf(`{"r":"%x"}`, data)) // 2 KB that do not compress
+		}
+		if _, err := s.Append("acme", evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// deliver batches and closes what is queued: a batch and an attempt
+	// each, which expire with the retention once the batch is closed.
+	var cur ID
+	deliver := func() {
+		for {
+			ids, err := s.PeekQueue(w.ID, cur, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ids) == 0 {
+				return
+			}
+			now := time.Now()
+			b := &Batch{ID: s.NewID(), WebhookID: w.ID, Tenant: "acme", Status: BatchPending, CreatedAt: now, MaxAttempts: 1}
+			for _, id := range ids {
+				b.Events = append(b.Events, BatchEvent{ID: id, Type: "a.b"})
+			}
+			if err := s.OpenBatches(w.ID, cur, nil, b); err != nil {
+				t.Fatal(err)
+			}
+			b.Status, b.Attempts, b.DeliveredAt = BatchDelivered, 1, now
+			a := &Attempt{ID: s.NewID(), BatchID: b.ID, WebhookID: w.ID, Tenant: "acme", Status: AttemptSucceeded, Trigger: TriggerAuto}
+			if err := s.SaveBatch(b, a); err != nil {
+				t.Fatal(err)
+			}
+			cur = ids[len(ids)-1]
+		}
+	}
+
+	before := diskUse(t, dir)
+	for i := 0; i < 200; i++ { // 20,000 events, ~40 MB
+		publish(100)
+		deliver()
+	}
+	peak := diskUse(t, dir)
+	t.Logf("disk: %d KiB empty, %d KiB after the burst", before>>10, peak>>10)
+
+	// A trickle goes on (200 events/s), as on a live store; the burst
+	// expires after the retention.
+	start := time.Now()
+	target := peak / 4
+	for tick := time.NewTicker(100 * time.Millisecond); ; <-tick.C {
+		publish(20)
+		deliver()
+		use := diskUse(t, dir)
+		if use < target {
+			t.Logf("disk: %d KiB %s after the burst (peak %d KiB)", use>>10, time.Since(start).Round(time.Second), peak>>10)
+			break
+		}
+		if time.Since(start) > 60*time.Second {
+			lsm, vlog := s.Size()
+			t.Fatalf("disk still %d KiB a minute after the burst (peak %d KiB, want < %d KiB); badger lsm %d, vlog %d",
+				use>>10, peak>>10, target>>10, lsm, vlog)
+		}
+	}
+}
