@@ -34,17 +34,33 @@ func serve(args, env []string, stdout, stderr io.Writer) int {
 	}
 	defer log.Sync()
 	if err := checkAuth(cfg, log); err != nil {
-		log.Error("refusing to start", zap.Error(err))
-		return 1
+		return exitCode(err, stderr)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := runServer(ctx, stop, cfg, log, stdout); err != nil {
+	err = runServer(ctx, stop, cfg, log, stdout)
+	var se startupError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &se):
+		// Like a configuration error: one plain line, before any listener.
+		return exitCode(se.err, stderr)
+	default:
 		log.Error("exit", zap.Error(err))
 		return 1
 	}
-	return 0
 }
+
+// startupError is a failure before the listener is up: the store cannot
+// open (a full disk, a locked directory), the address is taken. serve
+// prints it as `hookd: <error>` on stderr, the one format of every error
+// that stops start-up (configuration errors included); failures once
+// serving go to the structured log.
+type startupError struct{ err error }
+
+func (e startupError) Error() string { return e.err.Error() }
+func (e startupError) Unwrap() error { return e.err }
 
 // checkAuth refuses an unauthenticated server on a non-loopback address
 // unless auth.allow_insecure says so, and warns about auth.mode "none".
@@ -74,22 +90,22 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 		MemTableSize: int64(cfg.Storage.MemtableBytes), NoCompression: cfg.Storage.Compression == "none",
 		ValueThreshold: cfg.Storage.ValueThreshold, MinFreeBytes: cfg.Storage.MinFreeBytes})
 	if err != nil {
-		return err
+		return startupError{err}
 	}
 	eng := newEngine(cfg, store, log)
 	if err := eng.Start(); err != nil {
-		return errors.Join(fmt.Errorf("engine: %w", err), store.Close())
+		return startupError{errors.Join(fmt.Errorf("engine: %w", err), store.Close())}
 	}
 	closeAll := func(ctx context.Context) error {
 		return errors.Join(eng.Close(ctx), store.Close())
 	}
 	srv, err := api.New(api.Options{Config: cfg, Store: store, Engine: eng, Logger: log, Version: version})
 	if err != nil {
-		return errors.Join(err, closeAll(context.Background()))
+		return startupError{errors.Join(err, closeAll(context.Background()))}
 	}
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
-		return errors.Join(fmt.Errorf("listen: %w", err), closeAll(context.Background()))
+		return startupError{errors.Join(fmt.Errorf("listen: %w", err), closeAll(context.Background()))}
 	}
 	log.Info("listening", zap.String("addr", ln.Addr().String()))
 	fmt.Fprintf(stdout, "hookd listening on http://%s\n", ln.Addr())
