@@ -33,6 +33,7 @@ type Config struct {
 	Events   Events   `toml:"events"`
 	Webhooks Webhooks `toml:"webhooks"`
 	API      API      `toml:"api"`
+	Console  Console  `toml:"console"`
 	Log      Log      `toml:"log"`
 }
 
@@ -92,6 +93,10 @@ type Auth struct {
 	Audience         string   `toml:"audience"`
 	AllowInsecure    bool     `toml:"allow_insecure"`
 	APIKeys          []APIKey `toml:"api_keys"`
+	// PortalSecret signs portal-session tokens (POST /v1/portal-sessions)
+	// in every mode. Empty: derived from jwt_secret when that is set, else
+	// a random key per process (portal tokens then end at a restart).
+	PortalSecret string `toml:"portal_secret"`
 }
 
 // Delivery is the [delivery] section: how batches reach subscribers.
@@ -123,6 +128,15 @@ type Webhooks struct {
 // API is the [api] section: which compatibility profiles (API.md §9) are served.
 type API struct {
 	Compat []string `toml:"compat"`
+}
+
+// Console is the [console] section: the web console at /console and the
+// customer portal it becomes with a portal-session token.
+type Console struct {
+	Enabled bool `toml:"enabled"`
+	// FrameAncestors are the origins that may embed the console in a frame
+	// (a customer portal), sent as CSP frame-ancestors; empty: none may.
+	FrameAncestors []string `toml:"frame_ancestors"`
 }
 
 // Log is the [log] section.

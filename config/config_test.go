@@ -126,6 +126,10 @@ max_per_tenant = 250
 [api]
 compat = ["thredd", "ncore"]
 
+[console]
+enabled = false
+frame_ancestors = ["https://app.example.com", "'self'"]
+
 [log]
 level = "debug"
 format = "console"
@@ -151,6 +155,7 @@ var fullConfig = Config{
 	Events:   Events{StrictTypes: true, MaxDataBytes: 1024, TenantRateLimit: 500},
 	Webhooks: Webhooks{MaxPerTenant: 250},
 	API:      API{Compat: []string{"thredd", "ncore"}},
+	Console:  Console{FrameAncestors: []string{"https://app.example.com", "'self'"}},
 	Log:      Log{Level: "debug", Format: "console"},
 }
 
@@ -307,6 +312,16 @@ func TestValidate(t *testing.T) {
 		{"jwt public key", func(c *Config) { c.Auth.Mode = "jwt"; c.Auth.JWTPublicKeyFile = "k.pem" }, ""},
 		{"jwt jwks", func(c *Config) { c.Auth.Mode = "jwt"; c.Auth.JWKSFile = "jwks.json" }, ""},
 		{"short secret in none mode", func(c *Config) { c.Auth.JWTSecret = "short" }, "auth.jwt_secret"},
+		{"short portal secret", func(c *Config) { c.Auth.PortalSecret = "0123456789abcdef" }, "auth.portal_secret"},
+		{"frame ancestor with a path", func(c *Config) { c.Console.FrameAncestors = []string{"https://a.example/x"} }, "console.frame_ancestors[0]"},
+		{"frame ancestor adding a directive", func(c *Config) {
+			c.Console.FrameAncestors = []string{"https://ok.example", "https://a.example; script-src *"}
+		}, "console.frame_ancestors[1]"},
+		{"frame ancestor wildcard", func(c *Config) { c.Console.FrameAncestors = []string{"*"} }, "console.frame_ancestors[0]"},
+		{"frame ancestor none", func(c *Config) { c.Console.FrameAncestors = []string{"'none'"} }, "console.frame_ancestors[0]"},
+		{"frame ancestors ok", func(c *Config) {
+			c.Console.FrameAncestors = []string{"'self'", "https://app.example.com", "http://localhost:3000", "https://*.example.com"}
+		}, ""},
 		{"apikey without keys", func(c *Config) { c.Auth.Mode = "apikey" }, "auth.api_keys"},
 		{"apikey ok", func(c *Config) {
 			c.Auth.Mode = "apikey"

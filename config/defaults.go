@@ -44,6 +44,7 @@ func Default() Config {
 		Events:   Events{MaxDataBytes: 256 << 10},
 		Webhooks: Webhooks{MaxPerTenant: 10_000},
 		API:      API{Compat: CompatProfiles()},
+		Console:  Console{Enabled: true, FrameAncestors: []string{}},
 		Log:      Log{Level: "info", Format: "json"},
 	}
 }

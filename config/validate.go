@@ -57,6 +57,10 @@ func (c Config) Validate() error {
 		v.check(slices.Contains(CompatProfiles(), p), key, "unknown profile %q (want one of %s)", p, strings.Join(CompatProfiles(), ", "))
 		v.check(!slices.Contains(c.API.Compat[:i], p), key, "%q is listed twice", p)
 	}
+	for i, o := range c.Console.FrameAncestors {
+		v.check(validFrameAncestor(o), fmt.Sprintf("console.frame_ancestors[%d]", i),
+			`must be 'self' or an origin such as https://app.example.com (https://*.example.com for subdomains), got %q`, o)
+	}
 	v.check(slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level),
 		"log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
 	v.check(c.Log.Format == "json" || c.Log.Format == "console",
@@ -96,6 +100,8 @@ func (c Config) validateAuth(v *validator) {
 	// Checked in every mode, so a bad value is found before the mode changes.
 	v.check(a.JWTSecret == "" || len(a.JWTSecret) >= MinJWTSecretBytes,
 		"auth.jwt_secret", "must be at least %d bytes, got %d", MinJWTSecretBytes, len(a.JWTSecret))
+	v.check(a.PortalSecret == "" || len(a.PortalSecret) >= 32,
+		"auth.portal_secret", "must be at least 32 bytes, got %d", len(a.PortalSecret))
 	seen := map[string]int{}
 	for i, k := range a.APIKeys {
 		key := fmt.Sprintf("auth.api_keys[%d]", i)
@@ -189,3 +195,29 @@ func (v *validator) check(ok bool, key, format string, args ...any) {
 }
 
 func (v *validator) err() error { return errors.Join(v.errs...) }
+
+// validFrameAncestor reports whether o can stand in a CSP frame-ancestors
+// list: 'self', or a scheme://host[:port] origin (host may start with *.)
+// with nothing that could end the directive or add another source.
+func validFrameAncestor(o string) bool {
+	if o == "'self'" {
+		return true
+	}
+	scheme, rest, ok := strings.Cut(o, "://")
+	if !ok || scheme != "https" && scheme != "http" || rest == "" || strings.ContainsAny(rest, "/?#@'\";,") {
+		return false
+	}
+	for _, c := range rest {
+		if c <= ' ' || c > '~' {
+			return false
+		}
+	}
+	host := strings.TrimPrefix(rest, "*.")
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if _, err := strconv.Atoi(port); err != nil || h == "" {
+			return false
+		}
+		host = h
+	}
+	return host != "" && !strings.Contains(host, "*")
+}
