@@ -7,6 +7,18 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
+// Observer is told of the committer's work, for metrics. Its methods run
+// on the committer and the syncer goroutines: they must return at once and
+// never call back into the store.
+type Observer interface {
+	// Committed: one group of ops was written in one transaction; weight
+	// is the sum of their weights (events for appends, 1 for most others).
+	Committed(ops, weight int)
+	// Synced: one fsync round of a written group (the memtable log, and
+	// the value log beside it when values went there) took d.
+	Synced(d time.Duration)
+}
+
 // op is one unit of work for the committer. apply runs in the committer
 // goroutine and adds its writes to the group; after runs there too once the
 // group is written (it updates the caches), and the op completes once the
@@ -138,7 +150,11 @@ func (s *Store) syncLoop() {
 		if ops == nil && closed {
 			return
 		}
+		start := time.Now() // a latency, not a timestamp: the wall clock is what the disk takes
 		err := s.syncFiles()
+		if o := s.opts.Observer; o != nil && err == nil {
+			o.Synced(time.Since(start))
+		}
 		if err != nil {
 			s.fail(err)
 			err = s.Err()
@@ -359,6 +375,13 @@ func (s *Store) commitGroup(ops []*op) []*op {
 		return rest
 	}
 	s.space.wrote(uint64(g.size + g.vlogN))
+	if o := s.opts.Observer; o != nil {
+		w := 0
+		for _, op := range done {
+			w += op.weight
+		}
+		o.Committed(len(done), w)
+	}
 	if err := s.syncBeforeFlush(); err != nil {
 		s.fail(err)
 		for _, o := range done {
