@@ -54,6 +54,8 @@ type Options struct {
 	// GCInterval is how often value-log GC runs (it reclaims the value-log
 	// files whose values expired or were deleted); default 5m.
 	GCInterval time.Duration
+	// Observer, when set, is told of every commit group and fsync (metrics).
+	Observer Observer
 
 	statfs func(dir string) (free uint64, err error) // tests; default statfsFree
 }
