@@ -81,6 +81,9 @@ type BatchState struct {
 	NextAttemptAt time.Time
 	Trigger       string
 	AttemptID     wal.ID
+	// Events and Oldest (its first event's creation) are for metrics only.
+	Events int
+	Oldest time.Time
 }
 
 // Outcome is the core's decision after an attempt, for the runner to store.
@@ -98,6 +101,8 @@ type Outcome struct {
 	// Health, when not nil, is the webhook's health to store with this
 	// result: it changed state (first failure, unhealthy, recovered).
 	Health *wal.HookHealth
+	// Unhealthy: this failure made the webhook unhealthy (an operator alert).
+	Unhealthy bool
 }
 
 // Health is a webhook's state as the core sees it.
@@ -430,12 +435,14 @@ func (c *Core) judge(now time.Time, h *hook, b *batch, v Verdict) Outcome {
 		return out
 	case Gone:
 		out.Health = c.failed(h, now)
+		out.Unhealthy = h.failures == c.opts.UnhealthyAfter
 		out.Status, out.Deactivate = wal.BatchExpired, true
 		h.cfg.Active = false
 		c.closeBatch(h, b)
 		return out
 	}
 	out.Health = c.failed(h, now)
+	out.Unhealthy = h.failures == c.opts.UnhealthyAfter
 	sched := c.schedule(h)
 	// The retry's place in the schedule: never before schedule[1], even
 	// when the schedule was shortened below the batch's budget.

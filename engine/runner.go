@@ -25,6 +25,9 @@ type Options struct {
 	Core       CoreOptions
 	// OnAttempt, when set, is told of every stored attempt (tests, metrics).
 	OnAttempt func(b *wal.Batch, a *wal.Attempt)
+	// NoOperationalEvents: publish no hookd.* events (observe_publish.go),
+	// which the engine otherwise does when Store can append events.
+	NoOperationalEvents bool
 }
 
 // Engine is the runner around the Core: it feeds the core what the store
@@ -59,6 +62,10 @@ type Engine struct {
 	wg      sync.WaitGroup // actions in progress
 	stopped chan struct{}
 	cutOff  atomic.Int64 // attempts Close cut off
+
+	stats   *counters  // metrics (observe.go)
+	failLog failLog    // rate limit of failed-attempt lines (observe_log.go)
+	pub     *publisher // operational events (observe_publish.go); nil: none
 }
 
 type freshBatch struct {
@@ -80,9 +87,13 @@ func New(o Options) *Engine {
 		o.Logger = zap.NewNop()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Engine{store: o.Store, disp: o.Dispatcher, clock: o.Clock, log: o.Logger, on: o.OnAttempt,
+	e := &Engine{store: o.Store, disp: o.Dispatcher, clock: o.Clock, log: o.Logger, on: o.OnAttempt,
 		core: NewCore(o.Core), hooks: map[wal.ID]*wal.Webhook{}, fresh: map[wal.ID]*freshBatch{}, taken: map[wal.ID]wal.ID{},
-		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, stopped: make(chan struct{})}
+		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, stopped: make(chan struct{}), stats: newCounters()}
+	if app, ok := o.Store.(appender); ok && !o.NoOperationalEvents {
+		e.pub = newPublisher(app, o.Logger, e.stats, o.Clock.Now, e.wantsOps)
+	}
+	return e
 }
 
 // Start rebuilds the schedule from the store — webhooks, what waits in
@@ -121,6 +132,7 @@ func (e *Engine) Start() error {
 	if err != nil {
 		return err
 	}
+	e.pub.start()
 	go e.loop()
 	e.kick()
 	return nil
@@ -151,9 +163,12 @@ func (e *Engine) Close(ctx context.Context) error {
 	select {
 	case <-done:
 		e.cancel()
+		e.pub.stop(true) // what the last attempts caused is appended
 		return nil
 	case <-ctx.Done():
 	}
+	// Out of time: operational events still queued are dropped.
+	defer e.pub.stop(false)
 	e.cancel() // sends not begun yet: canceled
 	if e.disp != nil {
 		e.disp.Abort() // sends in flight: return now
@@ -171,8 +186,12 @@ func stateOf(b *wal.Batch, now time.Time) BatchState {
 	if next.IsZero() {
 		next = now
 	}
-	return BatchState{ID: b.ID, Hook: b.WebhookID, Attempts: b.Attempts, MaxAttempts: b.MaxAttempts,
-		NextAttemptAt: next, Trigger: b.NextTrigger, AttemptID: b.NextAttemptID}
+	st := BatchState{ID: b.ID, Hook: b.WebhookID, Attempts: b.Attempts, MaxAttempts: b.MaxAttempts,
+		NextAttemptAt: next, Trigger: b.NextTrigger, AttemptID: b.NextAttemptID, Events: len(b.Events)}
+	if len(b.Events) > 0 {
+		st.Oldest = b.Events[0].ID.Time()
+	}
+	return st
 }
 
 func (e *Engine) setHookLocked(w *wal.Webhook) {
@@ -216,6 +235,8 @@ func (e *Engine) WebhookDeleted(tenant string, id wal.ID) {
 			b.Status, b.NextAttemptAt = wal.BatchCancelled, time.Time{}
 			if err := e.store.SaveBatch(b, nil); err != nil {
 				e.log.Warn("engine: cancel batch", zap.Error(err))
+			} else {
+				e.stats.ended(wal.BatchCancelled)
 			}
 		}
 		for {
@@ -507,6 +528,8 @@ func (e *Engine) send(a Action) {
 		}
 		e.log.Warn("engine: batch expired unsent: its events' retention ended",
 			zap.String("webhookId", b.WebhookID.Text("wh_")), zap.String("batchId", b.ID.Text("bat_")))
+		e.stats.ended(wal.BatchExpired)
+		e.batchExpired(w, b, "retention", "")
 		return
 	}
 	scheduled := b.NextAttemptAt
@@ -524,6 +547,10 @@ func (e *Engine) send(a Action) {
 	defer bl.Unlock()
 	e.mu.Lock()
 	out := e.core.Result(done, a.Batch, v, counted)
+	var streak failStreak
+	if out.Counted && v.Kind != Done {
+		streak = e.core.streak(a.Hook)
+	}
 	if !counted && f != nil && e.freshN+f.size <= freshMax {
 		e.fresh[a.Batch] = f
 		e.freshN += f.size
@@ -556,19 +583,52 @@ func (e *Engine) send(a Action) {
 		e.log.Error("engine: save attempt", zap.String("batchId", b.ID.Text("bat_")), zap.Error(err))
 		return
 	}
+	e.observe(w, b, att, res, v, out, events, done, streak)
 	if e.on != nil {
 		e.on(b, att)
 	}
-	if res.Err != nil || v.Kind != Done {
-		e.log.Debug("attempt failed", zap.String("webhookId", b.WebhookID.Text("wh_")),
-			zap.String("batchId", b.ID.Text("bat_")), zap.Int("status", res.StatusCode), zap.String("class", res.Class))
-	}
 	if out.Deactivate {
-		e.deactivate(w)
+		reason := "failing_too_long"
+		if v.Kind == Gone {
+			reason = "gone"
+		}
+		if nw := e.deactivate(w, reason); nw != nil {
+			e.webhookAlert(TypeWebhookDisabled, nw, b, reason, res.Class, streak)
+		}
 	}
 }
 
-func (e *Engine) deactivate(w *wal.Webhook) {
+// observe counts a stored attempt, logs it when it failed, and publishes
+// the operational events it causes (observe*.go): atomic adds and a
+// non-blocking offer, nothing that waits.
+func (e *Engine) observe(w *wal.Webhook, b *wal.Batch, att *wal.Attempt, res Result, v Verdict, out Outcome,
+	events []*wal.Event, done time.Time, streak failStreak) {
+	e.stats.attempt(res, v, out.Status == wal.BatchRetrying)
+	if out.Status == wal.BatchDelivered {
+		e.stats.delivered(done, events)
+	}
+	if !isOpenStatus(out.Status) {
+		e.stats.ended(out.Status)
+	}
+	if v.Kind == Done {
+		return
+	}
+	e.logFailure(done, b, att, res, out)
+	if out.Unhealthy && !out.Deactivate {
+		e.webhookAlert(TypeWebhookUnhealthy, w, b, "consecutive_failures", res.Class, streak)
+	}
+	if out.Status == wal.BatchExpired {
+		reason := "attempts_exhausted"
+		if v.Kind == Gone {
+			reason = "gone"
+		}
+		e.batchExpired(w, b, reason, res.Class)
+	}
+}
+
+// deactivate sets w inactive (410, or failing for delivery.disable_after)
+// and returns it as stored, or nil when that failed.
+func (e *Engine) deactivate(w *wal.Webhook, reason string) *wal.Webhook {
 	nw, err := e.store.UpdateWebhook(w.Tenant, w.ID, func(x *wal.Webhook) error {
 		x.IsActive = false
 		x.UpdatedAt = e.clock.Now().UTC()
@@ -576,10 +636,12 @@ func (e *Engine) deactivate(w *wal.Webhook) {
 	})
 	if err != nil {
 		e.log.Warn("engine: deactivate webhook", zap.String("webhookId", w.ID.Text("wh_")), zap.Error(err))
-		return
+		return nil
 	}
-	e.log.Warn("webhook deactivated", zap.String("webhookId", w.ID.Text("wh_")))
+	e.log.Warn("webhook deactivated", zap.String("tenant", w.Tenant), zap.String("webhookId", w.ID.Text("wh_")),
+		zap.String("reason", reason))
 	e.WebhookChanged(nw)
+	return nw
 }
 
 // destOf names a URL's destination as the dispatcher pools it:
