@@ -45,3 +45,25 @@ func TestObserverSeesCommitsAndSyncs(t *testing.T) {
 		t.Errorf("observed groups=%d ops=%d weight=%d syncs=%d; want ≥1, ≥1, ≥3, ≥1", obs.groups, obs.ops, obs.weight, obs.syncs)
 	}
 }
+
+// hookd's reserved types go only to webhooks that name them.
+func TestMatchesReservedOnlyByName(t *testing.T) {
+	for _, c := range []struct {
+		events []string
+		typ    string
+		want   bool
+	}{
+		{nil, "order.created", true},
+		{nil, "hookd.batch.expired", false},
+		{[]string{"*"}, "hookd.batch.expired", false},
+		{[]string{"order.created", "*"}, "HOOKD.batch.expired", false},
+		{[]string{"hookd.batch.expired"}, "hookd.batch.expired", true},
+		{[]string{"hookd.batch.expired"}, "hookd.webhook.disabled", false},
+		{[]string{"*"}, "order.created", true},
+	} {
+		w := &Webhook{Events: c.events}
+		if got := w.Matches(c.typ); got != c.want {
+			t.Errorf("%v.Matches(%q) = %v, want %v", c.events, c.typ, got, c.want)
+		}
+	}
+}

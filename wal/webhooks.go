@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -38,13 +39,16 @@ type Secret struct {
 	ExpiresAt time.Time `json:"expiresAt,omitzero"`
 }
 
-// Matches reports whether an event of type typ goes to w.
+// Matches reports whether an event of type typ goes to w. hookd's own
+// operational events (types beginning "hookd.") go only to webhooks that
+// name their type: not to a catch-all filter (none, or "*").
 func (w *Webhook) Matches(typ string) bool {
+	reserved := len(typ) > 6 && strings.EqualFold(typ[:6], "hookd.")
 	if len(w.Events) == 0 {
-		return true
+		return !reserved
 	}
 	for _, e := range w.Events {
-		if e == typ || e == "*" {
+		if e == typ || e == "*" && !reserved {
 			return true
 		}
 	}
