@@ -25,7 +25,11 @@ type Options struct {
 	Engine  *engine.Engine
 	Logger  *zap.Logger
 	Version string
+	Commit  string           // the build's VCS commit, for hookd_build_info
 	Now     func() time.Time // default time.Now
+	// StoreMetrics, when set, is the wal.Observer given to the store:
+	// /metrics serves its commit group and fsync histograms.
+	StoreMetrics *StoreMetrics
 	// Lookup resolves webhook host names at create/update; default the
 	// system resolver (tests inject one).
 	Lookup func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -71,6 +75,7 @@ func New(o Options) (*Server, error) {
 	s := &Server{cfg: o.Config, store: o.Store, engine: o.Engine, limit: newTenantLimiter(o.Config.Events.TenantRateLimit), lookup: o.Lookup, log: o.Logger, version: o.Version, now: o.Now, auth: a}
 	s.guard = engine.NewGuard(o.Config.Delivery.AllowPrivateDestinations, o.Config.Delivery.AllowedCIDRs, 0)
 	s.metrics = newMetrics(o.Store)
+	s.metrics.registerOps(o, o.Now)
 	s.budget = &bodyBudget{limit: o.Config.Server.BodyBudgetBytes}
 	s.metrics.reg.MustRegister(s.budget.gauge())
 	s.roles = newRouteRoles(s.routes())
