@@ -86,7 +86,8 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.Server.MemoryLimit > 0 {
 		debug.SetMemoryLimit(cfg.Server.MemoryLimit)
 	}
-	store, err := wal.Open(wal.Options{Dir: cfg.Storage.Dir, Retention: cfg.Storage.Retention.Duration, Logger: log,
+	storeMetrics := api.NewStoreMetrics()
+	store, err := wal.Open(wal.Options{Dir: cfg.Storage.Dir, Retention: cfg.Storage.Retention.Duration, Logger: log, Observer: storeMetrics,
 		MemTableSize: int64(cfg.Storage.MemtableBytes), NoCompression: cfg.Storage.Compression == "none",
 		ValueThreshold: cfg.Storage.ValueThreshold, MinFreeBytes: cfg.Storage.MinFreeBytes})
 	if err != nil {
@@ -99,7 +100,8 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 	closeAll := func(ctx context.Context) error {
 		return errors.Join(eng.Close(ctx), store.Close())
 	}
-	srv, err := api.New(api.Options{Config: cfg, Store: store, Engine: eng, Logger: log, Version: version})
+	srv, err := api.New(api.Options{Config: cfg, Store: store, Engine: eng, Logger: log, Version: version, Commit: commit,
+		StoreMetrics: storeMetrics})
 	if err != nil {
 		return startupError{errors.Join(err, closeAll(context.Background()))}
 	}
