@@ -16,8 +16,8 @@ func (s *Server) nativeRoutes() []route {
 		{"GET", "/metrics", rolePublic, s.metricsHandler},
 		{"GET", "/openapi.json", rolePublic, s.openapi},
 
-		{"POST", "/v1/events", RolePublish, s.publishEvents},
-		{"GET", "/v1/events/{id}", RoleRead, s.getEvent},
+		{"POST", "/v1/events", RolePublish, s.countIngest(s.publishEvents)},
+		{"GET", "/v1/events/{id}", RoleRead, s.getEventSeen},
 
 		{"GET", "/v1/event-types", RoleRead, s.listEventTypes},
 		{"POST", "/v1/event-types", RoleAdmin, s.createEventType},
@@ -42,6 +42,11 @@ func (s *Server) nativeRoutes() []route {
 		{"GET", "/v1/webhooks/{id}/secret", RoleAdmin, s.getSecret},
 		{"POST", "/v1/webhooks/{id}/secret:rotate", RoleAdmin, s.rotateSecret},
 
+		// The console and its customer portal (console.go, portal.go).
+		{"GET", "/v1/session", RoleRead, s.getSession},
+		{"GET", "/v1/stats", RoleRead, s.getStats},
+		{"POST", "/v1/portal-sessions", RoleAdmin, s.createPortalSession},
+
 		// Not tenant-scoped: the operator's (admin.go).
 		{"GET", "/admin/backup", RoleOperator, s.backup},
 	}
@@ -51,5 +56,5 @@ func (s *Server) nativeRoutes() []route {
 // (compat.go), all through the same wrap: authentication, roles, the body
 // budget and error mapping.
 func (s *Server) routes() []route {
-	return append(s.nativeRoutes(), s.compatRoutes()...)
+	return append(append(s.nativeRoutes(), s.compatRoutes()...), s.consoleRoutes()...)
 }

@@ -51,6 +51,7 @@ type Server struct {
 	metrics *metrics
 	budget  *bodyBudget // request bodies in memory, over all connections
 	roles   *routeRoles // the role each route needs, for admit
+	stats   *stats      // per-tenant live counts for GET /v1/stats (stats.go)
 	http    *fasthttp.Server
 	router  *router.Router
 }
@@ -73,6 +74,7 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: o.Config, store: o.Store, engine: o.Engine, limit: newTenantLimiter(o.Config.Events.TenantRateLimit), lookup: o.Lookup, log: o.Logger, version: o.Version, now: o.Now, auth: a}
+	s.stats = newStats(o.Now)
 	s.guard = engine.NewGuard(o.Config.Delivery.AllowPrivateDestinations, o.Config.Delivery.AllowedCIDRs, 0)
 	s.metrics = newMetrics(o.Store)
 	s.metrics.registerOps(o, o.Now)

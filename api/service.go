@@ -15,10 +15,15 @@ import (
 // and returns typed results or an error that toError (or a profile's own
 // error writer) maps; it never touches the request. Every store write that
 // the engine must know of is paired with its notification here, and only
-// here.
+// here. A portal principal limited to some webhooks (portal.go,
+// Principal.sees) is held to them here too: another webhook is a 404 like
+// another tenant's, and lists show only its own.
 
 // opCreateWebhook validates in and stores a new webhook of p's tenant.
 func (s *Server) opCreateWebhook(p *Principal, in *webhookIn) (*wal.Webhook, error) {
+	if p.limited() {
+		return nil, errPortalCreate
+	}
 	now := s.now().UTC()
 	w := &wal.Webhook{Tenant: p.Tenant, Account: p.Account, IsActive: true, MaxBatchSize: 1,
 		Compression: "none", CreatedAt: now, UpdatedAt: now}
@@ -38,6 +43,9 @@ func (s *Server) opCreateWebhook(p *Principal, in *webhookIn) (*wal.Webhook, err
 
 // opUpdateWebhook applies the fields present in in to webhook id.
 func (s *Server) opUpdateWebhook(p *Principal, id wal.ID, in *webhookIn) (*wal.Webhook, error) {
+	if !p.sees(id) {
+		return nil, errNotFound("webhook")
+	}
 	now := s.now().UTC()
 	w, err := s.store.UpdateWebhook(p.Tenant, id, func(w *wal.Webhook) error {
 		if err := s.applyWebhook(in, w, false); err != nil {
@@ -55,6 +63,9 @@ func (s *Server) opUpdateWebhook(p *Principal, id wal.ID, in *webhookIn) (*wal.W
 
 // opDeleteWebhook deletes webhook id; its pending batches are cancelled.
 func (s *Server) opDeleteWebhook(p *Principal, id wal.ID) error {
+	if !p.sees(id) {
+		return errNotFound("webhook")
+	}
 	if err := s.store.DeleteWebhook(p.Tenant, id); err != nil {
 		return notFoundAs(err, "webhook")
 	}
@@ -64,6 +75,9 @@ func (s *Server) opDeleteWebhook(p *Principal, id wal.ID) error {
 
 // opGetWebhook returns webhook id of p's tenant (404 for another tenant's).
 func (s *Server) opGetWebhook(p *Principal, id wal.ID) (*wal.Webhook, error) {
+	if !p.sees(id) {
+		return nil, errNotFound("webhook")
+	}
 	w, err := s.store.GetWebhook(p.Tenant, id)
 	if err != nil {
 		return nil, notFoundAs(err, "webhook")
@@ -73,12 +87,22 @@ func (s *Server) opGetWebhook(p *Principal, id wal.ID) (*wal.Webhook, error) {
 
 // opListWebhooks returns up to limit webhooks after the cursor `after`.
 func (s *Server) opListWebhooks(p *Principal, after wal.ID, limit int) ([]*wal.Webhook, bool, error) {
+	if p.limited() {
+		return s.opListSeen(p, after, limit)
+	}
 	return s.store.ListWebhooks(p.Tenant, after, limit)
 }
 
 // opWebhookPage is offset paging (the profiles' from/take and page/per_page):
 // webhooks [from, from+take) in creation order, and the tenant's total.
 func (s *Server) opWebhookPage(p *Principal, from, take int) ([]*wal.Webhook, int, error) {
+	if p.limited() {
+		hooks, _, err := s.opListSeen(p, wal.ID{}, portalMaxWebhooks)
+		if err != nil || from >= len(hooks) || take <= 0 {
+			return nil, len(hooks), err
+		}
+		return hooks[from:min(from+take, len(hooks))], len(hooks), nil
+	}
 	total := s.store.CountWebhooks(p.Tenant)
 	if from >= total || take <= 0 {
 		return nil, total, nil
@@ -248,6 +272,18 @@ func (s *Server) opHeartbeat(p *Principal, hook wal.ID, probe bool) (heartbeat, 
 // attempt budget and returns how many. A webhook named in f must be the
 // tenant's.
 func (s *Server) opSendExpired(p *Principal, f engine.ExpiredFilter) (int, error) {
+	if p.limited() && f.Webhook.IsZero() {
+		n := 0
+		for _, id := range p.Webhooks {
+			f.Webhook = id
+			k, err := s.opSendExpired(p, f)
+			if err != nil && toError(err).Status != 404 {
+				return n, err
+			}
+			n += k
+		}
+		return n, nil
+	}
 	if !f.Webhook.IsZero() {
 		if _, err := s.opGetWebhook(p, f.Webhook); err != nil {
 			return 0, err
