@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"hookd/engine"
 	"hookd/wal"
 )
 
@@ -102,6 +103,9 @@ func decodeEvents(media string, body []byte, maxData int) ([]wal.EventInput, err
 func validEvent(w *wireEvent, maxData int, pfx string, out *wal.EventInput) error {
 	if !validType(w.Type) {
 		return errValidation(pfx+"type", "required, 1..128 characters of [A-Za-z0-9._:-]")
+	}
+	if engine.Reserved(w.Type) {
+		return errUnprocessable(pfx+"type", fmt.Sprintf("event type %q is reserved: types beginning %q are hookd's own operational events", w.Type, engine.ReservedPrefix))
 	}
 	if w.Data == nil {
 		return errValidation(pfx+"data", "required (any JSON value)")
