@@ -422,6 +422,9 @@ func (s *Store) gcLoop() {
 			// the delete and that sync (milliseconds, every few minutes
 			// at most) a power cut could lose the moved values; Badger
 			// offers no hook to sync before the delete.
+			if _, err := s.sweepExpired(s.opts.Now()); err != nil {
+				s.log.Warn("wal: delete expired keys", zap.Error(err))
+			}
 			for s.db.RunValueLogGC(0.5) == nil {
 				if s.syncBarrier() != nil {
 					break
