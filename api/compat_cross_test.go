@@ -27,7 +27,11 @@ func TestCompatCrossProfile(t *testing.T) {
 		{"ocore", "/api/webhook-endpoints", `{"url":"%s","events":["101"],"active":true}`, nil, top("id")},
 		{"duckcreek", "/v1/notifications/webhooks", `{"destination":"%s","events":["101"],"isActive":true}`, dc, top("webhookId")},
 		{"thredd", "/api/v1/Webhooks", `{"programManagerCode":"default","events":[101],"webhookStatus":"active","config":{"url":"%s"}}`, nil,
-			func(m map[string]any) string { r, _ := m["response"].(map[string]any); s, _ := r["webhookid"].(string); return s }},
+			func(m map[string]any) string {
+				r, _ := m["response"].(map[string]any)
+				s, _ := r["webhookid"].(string)
+				return s
+			}},
 	}
 	type reader struct {
 		name, path string

@@ -41,9 +41,9 @@ func (s *Server) duckCreekRoutes() []route {
 		{"POST", dcBase, RoleWrite, dcHeaders(s.dcCreateWebhook)},
 		// A static segment wins over {webhookId} in fasthttp/router.
 		{"GET", dcBase + "/event-types", RoleRead, dcHeaders(s.dcEventTypes)},
-		{"GET", hook, RoleRead, dcHeaders(s.dcGetWebhook)},
-		{"PUT", hook, RoleWrite, dcHeaders(s.dcUpdateWebhook)},
-		{"DELETE", hook, RoleWrite, dcHeaders(s.dcDeleteWebhook)},
+		{"GET", hook, RoleRead, dcHeaders(s.getHook(dcHookID, dcOut))},
+		{"PUT", hook, RoleWrite, dcHeaders(updateHook(s, dcHookID, (*dcWebhookIn).native, dcOut))},
+		{"DELETE", hook, RoleWrite, dcHeaders(s.deleteHook(dcHookID, nil))},
 		{"GET", hook + "/batches", RoleRead, dcHeaders(s.dcListBatches)},
 		{"GET", batch, RoleRead, dcHeaders(s.dcGetBatch)},
 		{"GET", batch + "/delivery-attempts", RoleRead, dcHeaders(s.dcListAttempts)},
@@ -205,13 +205,9 @@ func toDCWebhook(w *wal.Webhook) dcWebhook {
 }
 
 // dcHookID is the {webhookId} of the path (404 when malformed).
-func dcHookID(ctx *fasthttp.RequestCtx) (wal.ID, error) {
-	id, err := wal.ParseID("wh_", pathParam(ctx, "webhookId"))
-	if err != nil {
-		return id, errNotFound("webhook")
-	}
-	return id, nil
-}
+var dcHookID = hookIDParam("webhookId")
+
+func dcOut(w *wal.Webhook) any { return toDCWebhook(w) }
 
 // dcBatchID is the {batchId} of the path (404 when malformed).
 func dcBatchID(ctx *fasthttp.RequestCtx) (wal.ID, error) {
@@ -254,46 +250,6 @@ func (s *Server) dcCreateWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
 	out.Secret = w.Secrets[0].Value // shown once, as on /v1
 	ctx.Response.Header.Set("Location", dcBase+"/"+out.WebhookID)
 	return writeJSON(ctx, 201, out)
-}
-
-func (s *Server) dcGetWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := dcHookID(ctx)
-	if err != nil {
-		return err
-	}
-	w, err := s.opGetWebhook(p, id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(ctx, 200, toDCWebhook(w))
-}
-
-func (s *Server) dcUpdateWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := dcHookID(ctx)
-	if err != nil {
-		return err
-	}
-	var in dcWebhookIn
-	if err := decodeBody(ctx, &in, false); err != nil {
-		return err
-	}
-	w, err := s.opUpdateWebhook(p, id, in.native())
-	if err != nil {
-		return err
-	}
-	return writeJSON(ctx, 200, toDCWebhook(w))
-}
-
-func (s *Server) dcDeleteWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := dcHookID(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.opDeleteWebhook(p, id); err != nil {
-		return err
-	}
-	ctx.SetStatusCode(204)
-	return nil
 }
 
 // dcEventType is one entry of GET .../event-types.

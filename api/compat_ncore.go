@@ -21,9 +21,10 @@ func init() {
 			{"GET", "/webhooks", RoleRead, s.ncoreList},
 			{"POST", "/webhooks", RoleWrite, s.ncoreCreate},
 			{"POST", "/webhooks:sendexpired", RoleWrite, s.ncoreSendExpired},
-			{"GET", "/webhooks/{id}", RoleRead, s.ncoreGet},
-			{"PUT", "/webhooks/{id}", RoleWrite, s.ncoreUpdate},
-			{"DELETE", "/webhooks/{id}", RoleWrite, s.ncoreDelete},
+			{"GET", "/webhooks/{id}", RoleRead, s.getHook(ncoreID, ncoreOut)},
+			// PUT: the fields present replace, the absent ones stay.
+			{"PUT", "/webhooks/{id}", RoleWrite, updateHook(s, ncoreID, asIs, ncoreOut)},
+			{"DELETE", "/webhooks/{id}", RoleWrite, s.deleteHook(ncoreID, nil)},
 			// POST /webhooks/{id}:ping: the router cannot split "{id}:ping"
 			// inside one segment, so ncoreAction does (as webhookAction).
 			{"POST", "/webhooks/{id}", RoleWrite, s.ncoreAction},
@@ -52,15 +53,10 @@ func toNcoreWebhook(w *wal.Webhook) ncoreWebhook {
 	return o
 }
 
-// ncoreID is the {id} of an nCore webhook route; "wh_..:ping" and any
-// other malformed id is a 404, so an action never reads as the webhook.
-func ncoreID(ctx *fasthttp.RequestCtx) (wal.ID, error) {
-	id, err := wal.ParseID("wh_", pathParam(ctx, "id"))
-	if err != nil {
-		return id, errNotFound("webhook")
-	}
-	return id, nil
-}
+// ncoreID is the {id} of the path (404 when malformed).
+var ncoreID = hookIDParam("id")
+
+func ncoreOut(w *wal.Webhook) any { return toNcoreWebhook(w) }
 
 // ncoreList is GET /webhooks: a JSON array of every webhook of the tenant,
 // oldest first (the seed has no paging).
@@ -91,49 +87,6 @@ func (s *Server) ncoreCreate(ctx *fasthttp.RequestCtx, p *Principal) error {
 	out.Secret = w.Secrets[0].Value // shown once, on create
 	ctx.Response.Header.Set("Location", "/webhooks/"+out.ID)
 	return writeJSON(ctx, 201, out)
-}
-
-func (s *Server) ncoreGet(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := ncoreID(ctx)
-	if err != nil {
-		return err
-	}
-	w, err := s.opGetWebhook(p, id)
-	if err != nil {
-		return err
-	}
-	return writeJSON(ctx, 200, toNcoreWebhook(w))
-}
-
-// ncoreUpdate is PUT /webhooks/{id}: the fields present replace, the
-// absent ones stay.
-func (s *Server) ncoreUpdate(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := ncoreID(ctx)
-	if err != nil {
-		return err
-	}
-	var in webhookIn
-	if err := decodeBody(ctx, &in, false); err != nil {
-		return err
-	}
-	w, err := s.opUpdateWebhook(p, id, &in)
-	if err != nil {
-		return err
-	}
-	return writeJSON(ctx, 200, toNcoreWebhook(w))
-}
-
-// ncoreDelete is DELETE /webhooks/{id} → 204.
-func (s *Server) ncoreDelete(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := ncoreID(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.opDeleteWebhook(p, id); err != nil {
-		return err
-	}
-	ctx.SetStatusCode(204)
-	return nil
 }
 
 // ncoreAction is POST /webhooks/{id}:action; ping is the only action.

@@ -19,9 +19,10 @@ func init() {
 		return []route{
 			{"GET", "/api/webhook-endpoints", RoleRead, s.ocoreList},
 			{"POST", "/api/webhook-endpoints", RoleWrite, s.ocoreCreate},
-			{"GET", "/api/webhook-endpoints/{id}", RoleRead, s.ocoreGet},
-			{"PUT", "/api/webhook-endpoints/{id}", RoleWrite, s.ocoreUpdate},
-			{"DELETE", "/api/webhook-endpoints/{id}", RoleWrite, s.ocoreDelete},
+			{"GET", "/api/webhook-endpoints/{id}", RoleRead, s.getHook(s.webhookID, ocoreOut)},
+			{"PUT", "/api/webhook-endpoints/{id}", RoleWrite, updateHook(s, s.webhookID, (*ocoreEndpointIn).native, ocoreOut)},
+			// DELETE answers 200 {"message"}, as the seed shows.
+			{"DELETE", "/api/webhook-endpoints/{id}", RoleWrite, s.deleteHook(s.webhookID, ocoreDeleted)},
 			{"GET", "/api/webhook-endpoints/{id}/deliveries", RoleRead, s.ocoreDeliveries},
 			{"POST", "/api/webhook-deliveries/{deliveryId}/replay", RoleWrite, s.ocoreReplay},
 		}
@@ -95,38 +96,9 @@ func (s *Server) ocoreCreate(ctx *fasthttp.RequestCtx, p *Principal) error {
 	return writeJSON(ctx, 201, out)
 }
 
-func (s *Server) ocoreGet(ctx *fasthttp.RequestCtx, p *Principal) error {
-	w, err := s.hookOf(ctx, p)
-	if err != nil {
-		return err
-	}
-	return writeJSON(ctx, 200, toOcoreEndpoint(w))
-}
+func ocoreOut(w *wal.Webhook) any { return toOcoreEndpoint(w) }
 
-func (s *Server) ocoreUpdate(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := s.webhookID(ctx)
-	if err != nil {
-		return err
-	}
-	var in ocoreEndpointIn
-	if err := decodeBody(ctx, &in, false); err != nil {
-		return err
-	}
-	w, err := s.opUpdateWebhook(p, id, in.native())
-	if err != nil {
-		return err
-	}
-	return writeJSON(ctx, 200, toOcoreEndpoint(w))
-}
-
-func (s *Server) ocoreDelete(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := s.webhookID(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.opDeleteWebhook(p, id); err != nil {
-		return err
-	}
+func ocoreDeleted(ctx *fasthttp.RequestCtx, id wal.ID) error {
 	return writeJSON(ctx, 200, ocoreMessage{"webhook endpoint " + id.Text("wh_") + " deleted"})
 }
 

@@ -27,9 +27,9 @@ func (s *Server) nativeRoutes() []route {
 		{"POST", "/v1/webhooks", RoleWrite, s.createWebhook},
 		{"POST", "/v1/webhooks:sendexpired", RoleWrite, s.sendExpired},
 		{"GET", "/v1/webhooks/{id}", RoleRead, s.getWebhook},
-		{"PUT", "/v1/webhooks/{id}", RoleWrite, s.updateWebhook},
-		{"PATCH", "/v1/webhooks/{id}", RoleWrite, s.updateWebhook},
-		{"DELETE", "/v1/webhooks/{id}", RoleWrite, s.deleteWebhook},
+		{"PUT", "/v1/webhooks/{id}", RoleWrite, updateHook(s, s.webhookID, asIs, s.webhookOutAny)},
+		{"PATCH", "/v1/webhooks/{id}", RoleWrite, updateHook(s, s.webhookID, asIs, s.webhookOutAny)},
+		{"DELETE", "/v1/webhooks/{id}", RoleWrite, s.deleteHook(s.webhookID, nil)},
 		// POST /v1/webhooks/{id}:ping arrives here: the router cannot split
 		// "{id}:ping" inside one segment, so the handler does.
 		{"POST", "/v1/webhooks/{id}", RoleWrite, s.webhookAction},

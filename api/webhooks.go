@@ -314,6 +314,8 @@ type retryOut struct {
 	Schedule []string `json:"schedule"`
 }
 
+func (s *Server) webhookOutAny(w *wal.Webhook) any { return s.webhookOut(w) }
+
 func (s *Server) webhookOut(w *wal.Webhook) webhookOut {
 	o := webhookOut{ID: w.ID.Text("wh_"), URL: w.URL, Description: w.Description, Events: w.Events,
 		IsActive: w.IsActive, CustomHeaders: w.CustomHeaders, MaxBatchSize: w.MaxBatchSize,
@@ -363,13 +365,7 @@ func (s *Server) createWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
 	return writeJSON(ctx, 201, out)
 }
 
-func (s *Server) webhookID(ctx *fasthttp.RequestCtx) (wal.ID, error) {
-	id, err := wal.ParseID("wh_", pathParam(ctx, "id"))
-	if err != nil {
-		return id, errNotFound("webhook")
-	}
-	return id, nil
-}
+func (s *Server) webhookID(ctx *fasthttp.RequestCtx) (wal.ID, error) { return hookIDParam("id")(ctx) }
 
 func (s *Server) getWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
 	w, err := s.hookOf(ctx, p)
@@ -377,34 +373,6 @@ func (s *Server) getWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
 		return err
 	}
 	return writeJSON(ctx, 200, s.webhookOut(w))
-}
-
-func (s *Server) updateWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := s.webhookID(ctx)
-	if err != nil {
-		return err
-	}
-	var in webhookIn
-	if err := decodeBody(ctx, &in, false); err != nil {
-		return err
-	}
-	w, err := s.opUpdateWebhook(p, id, &in)
-	if err != nil {
-		return err
-	}
-	return writeJSON(ctx, 200, s.webhookOut(w))
-}
-
-func (s *Server) deleteWebhook(ctx *fasthttp.RequestCtx, p *Principal) error {
-	id, err := s.webhookID(ctx)
-	if err != nil {
-		return err
-	}
-	if err := s.opDeleteWebhook(p, id); err != nil {
-		return err
-	}
-	ctx.SetStatusCode(204)
-	return nil
 }
 
 func (s *Server) listWebhooks(ctx *fasthttp.RequestCtx, p *Principal) error {
