@@ -230,7 +230,7 @@ function Attempts({ hook, batch }) {
         <span>${a.durationMs} ms</span><span class="muted">${when(a.startedAt || a.scheduledAt)}</span></div>
       ${a.error && html`<div class="err">${a.error}</div>`}
       <table><tbody>${Object.entries(a.requestHeaders || {}).map(([k, v]) => html`<tr key=${k}><td class="mono">${k}</td><td class="mono">${v}</td></tr>`)}</tbody></table>
-      ${a.responseBody != null && html`<pre class="response-body">${a.responseBody}</pre>`}
+      ${a.responseBody && html`<pre class="response-body">${a.responseBody}</pre>`}
     </div>`)}
   </div>`;
 }
