@@ -12,7 +12,6 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"hookd/config"
 	"hookd/wal"
 )
 
@@ -369,16 +368,8 @@ func TestBatchFilters(t *testing.T) {
 
 // Another tenant sees none of it: every route is a 404.
 func TestBatchesOtherTenant(t *testing.T) {
-	const secret = "0123456789abcdef0123456789abcdef"
 	rcv := newReceiver(t, 500)
-	ts := newDeliveryServer(t, func(c *config.Config) { c.Auth.Mode = "jwt"; c.Auth.JWTSecret = secret }, nil)
-	tok := func(tenant string, roles ...string) string {
-		s, err := MintToken(ts.cfg.Auth, tenant, "", roles, time.Hour, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "Bearer " + s
-	}
+	ts, tok := newJWTDeliveryServer(t)
 	acme, beta := tok("acme", RoleAdmin), tok("beta", RoleAdmin)
 	hook, _ := ts.createHook(t, map[string]any{"url": rcv.url, "retry": map[string]any{"schedule": []string{"0s"}}},
 		"Authorization", acme)

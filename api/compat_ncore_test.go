@@ -6,11 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"hookd/config"
 	"hookd/wal"
 )
 
@@ -349,16 +347,8 @@ func TestNCoreBadInput(t *testing.T) {
 
 // Another tenant's webhook ids and notification ids are 404s.
 func TestNCoreOtherTenant(t *testing.T) {
-	const secret = "0123456789abcdef0123456789abcdef"
 	rcv := newReceiver(t, 200)
-	ts := newDeliveryServer(t, func(c *config.Config) { c.Auth.Mode = "jwt"; c.Auth.JWTSecret = secret }, nil)
-	tok := func(tenant string, roles ...string) string {
-		s, err := MintToken(ts.cfg.Auth, tenant, "", roles, time.Hour, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "Bearer " + s
-	}
+	ts, tok := newJWTDeliveryServer(t)
 	acme, beta := tok("acme", RoleAdmin), tok("beta", RoleAdmin)
 	r := ts.do("POST", "/webhooks", map[string]any{"endpoint": rcv.url}, "Authorization", acme)
 	if r.status != 201 {

@@ -462,16 +462,8 @@ func TestOCoreBadInput(t *testing.T) {
 
 // Another tenant's endpoint and delivery ids are 404s, like missing ones.
 func TestOCoreOtherTenant(t *testing.T) {
-	const secret = "0123456789abcdef0123456789abcdef"
 	rcv := newReceiver(t, 200)
-	ts := newDeliveryServer(t, func(c *config.Config) { c.Auth.Mode = "jwt"; c.Auth.JWTSecret = secret }, nil)
-	tok := func(tenant string, roles ...string) string {
-		s, err := MintToken(ts.cfg.Auth, tenant, "", roles, time.Hour, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "Bearer " + s
-	}
+	ts, tok := newJWTDeliveryServer(t)
 	acme, beta := tok("acme", RoleAdmin), tok("beta", RoleAdmin)
 	r := ts.do("POST", "/api/webhook-endpoints", map[string]any{"url": rcv.url}, "Authorization", acme)
 	if r.status != 201 {

@@ -256,3 +256,17 @@ func wantJSONEqual(t *testing.T, what string, got any, want string) {
 		t.Errorf("%s = %s, want %s", what, g, want)
 	}
 }
+
+// newJWTDeliveryServer is a delivery server in jwt mode and a maker of
+// "Bearer ..." values for it, for the tests that put two tenants side by side.
+func newJWTDeliveryServer(t *testing.T) (*deliveryServer, func(tenant string, roles ...string) string) {
+	const secret = "0123456789abcdef0123456789abcdef"
+	ts := newDeliveryServer(t, func(c *config.Config) { c.Auth.Mode = "jwt"; c.Auth.JWTSecret = secret }, nil)
+	return ts, func(tenant string, roles ...string) string {
+		s, err := MintToken(ts.cfg.Auth, tenant, "", roles, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + s
+	}
+}
