@@ -29,14 +29,12 @@ var consoleTypes = map[string]string{
 	".css":  "text/css; charset=utf-8",
 }
 
-// consoleRoutes are the console's routes when console.enabled.
+// consoleRoutes are the console's routes (404 unless console.enabled).
 func (s *Server) consoleRoutes() []route {
-	if !s.cfg.Console.Enabled {
-		return nil
-	}
 	return []route{
 		{"GET", "/console", rolePublic, s.consoleFile},
-		{"GET", "/console/{file:*}", rolePublic, s.consoleFile},
+		{"GET", "/console/{file}", rolePublic, s.consoleFile},
+		{"GET", "/console/vendor/{file}", rolePublic, s.consoleFile},
 	}
 }
 
@@ -50,11 +48,17 @@ func (s *Server) consoleCSP() string {
 		"font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors " + fa
 }
 
-// consoleFile serves /console (the page) and /console/<file> (its scripts
-// and styles); any other name under /console is the page too, so a
-// reload on a deep link works.
+// consoleFile serves /console (the page), /console/<file> and
+// /console/vendor/<file> (its scripts and styles); a name without an
+// extension is the page too.
 func (s *Server) consoleFile(ctx *fasthttp.RequestCtx, _ *Principal) error {
+	if !s.cfg.Console.Enabled {
+		return errNotFound("route")
+	}
 	name, _ := ctx.UserValue("file").(string)
+	if strings.HasPrefix(string(ctx.Path()), "/console/vendor/") {
+		name = "vendor/" + name
+	}
 	ext := path.Ext(name)
 	if name == "" || ext == "" || ext == ".html" {
 		name = "index.html"

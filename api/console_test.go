@@ -17,7 +17,7 @@ func TestConsoleServed(t *testing.T) {
 	ts := newTestServer(t, func(c *config.Config) { c.Auth.Mode = "jwt"; c.Auth.JWTSecret = portalTestSecret })
 	for _, tt := range []struct{ path, ctype string }{
 		{"/console", "text/html; charset=utf-8"},
-		{"/console/webhooks/deep-link", "text/html; charset=utf-8"},
+		{"/console/webhooks", "text/html; charset=utf-8"},
 		{"/console/app.js", "text/javascript; charset=utf-8"},
 		{"/console/style.css", "text/css; charset=utf-8"},
 		{"/console/vendor/preact.module.js", "text/javascript; charset=utf-8"},
@@ -42,7 +42,7 @@ func TestConsoleServed(t *testing.T) {
 			t.Errorf("GET %s: headers %v", tt.path, r.header)
 		}
 	}
-	for _, p := range []string{"/console/missing.js", "/console/../auth.go", "/console/vendor/LICENSE.htm.js"} {
+	for _, p := range []string{"/console/missing.js", "/console/../auth.go", "/console/vendor/LICENSE.htm.js", "/console/vendor/x/app.js", "/console/a/b"} {
 		if r := ts.do("GET", p, nil); r.status != 404 {
 			t.Errorf("GET %s = %d, want 404", p, r.status)
 		}
