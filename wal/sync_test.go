@@ -151,3 +151,8 @@ func TestValueLogSyncedWhenMemtableRotates(t *testing.T) {
 		t.Error("the memtable rotated with unsynced values in the value log, and the value log was not synced")
 	}
 }
+
+// FailSyncs makes every later sync of s fail with err, as a failed fsync
+// would: the store turns fail-stop at its next durable write. Exported for
+// the conformance suite's harness (conformance_test.go, package wal_test).
+func FailSyncs(s *Store, err error) { s.injectSyncErr.Store(&err) }

@@ -1,0 +1,166 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+
+	"hookd/wal"
+)
+
+// An append queues an entry for each active webhook of its tenant whose
+// filter matches, and tells the listener how many each got; inactive,
+// non-matching, deleted, later and other tenants' webhooks get none.
+func testFanOut(t *testing.T, su *suite) {
+	s, _ := su.open(t, "")
+	l := listen(s)
+	all := hook(t, s, acme, true)
+	star := hook(t, s, acme, true, "*")
+	paid := hook(t, s, acme, true, "order.paid")
+	ops := hook(t, s, acme, true, "hookd.webhook.disabled")
+	off := hook(t, s, acme, false)
+	gone := hook(t, s, acme, true)
+	paused := hook(t, s, acme, true)
+	other := hook(t, s, beta, true)
+	if err := s.DeleteWebhook(acme, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateWebhook(acme, paused.ID, func(w *wal.Webhook) error { w.IsActive = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	res := mustAppend(t, s, acme, ev("order.created", "", `1`), ev("order.paid", "", `2`), ev("hookd.webhook.disabled", "", `3`))
+	late := hook(t, s, acme, true)
+	e := res.IDs
+	want := map[*wal.Webhook][]wal.ID{
+		all: {e[0], e[1]}, star: {e[0], e[1]}, paid: {e[1]}, ops: {e[2]},
+		off: nil, gone: nil, paused: nil, other: nil, late: nil,
+	}
+	names := map[*wal.Webhook]string{all: "all", star: "*", paid: "order.paid", ops: "hookd.* by name",
+		off: "inactive", gone: "deleted", paused: "deactivated", other: "other tenant", late: "created after"}
+	told := l.await(t, map[wal.ID]int{all.ID: 2, star.ID: 2, paid.ID: 1, ops.ID: 1})
+	for w, ids := range want {
+		if got := peek(t, s, w.ID); !slices.Equal(got, ids) {
+			t.Errorf("%s webhook's queue = %v, want %v", names[w], got, ids)
+		}
+		if n, err := s.QueueDepth(w.ID); err != nil || n != len(ids) {
+			t.Errorf("%s webhook's QueueDepth = %d, %v; want %d", names[w], n, err, len(ids))
+		}
+		if told[w.ID] != len(ids) {
+			t.Errorf("OnQueued told %d for the %s webhook, want %d", told[w.ID], names[w], len(ids))
+		}
+	}
+	// Reactivated, it takes events appended from then on.
+	if _, err := s.UpdateWebhook(acme, paused.ID, func(w *wal.Webhook) error { w.IsActive = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	more := mustAppend(t, s, acme, ev("x", "", `4`))
+	if got := peek(t, s, paused.ID); !slices.Equal(got, more.IDs) {
+		t.Errorf("reactivated webhook's queue = %v, want %v", got, more.IDs)
+	}
+	l.await(t, map[wal.ID]int{paused.ID: 1, late.ID: 1})
+}
+
+// PeekQueue pages a queue in ID order without consuming it; DropQueue
+// consumes entries without a batch.
+func testQueue(t *testing.T, su *suite) {
+	s, _ := su.open(t, "")
+	w := hook(t, s, acme, true)
+	var e []wal.ID
+	for i := 0; i < 3; i++ { // several appends: several records, one queue
+		e = append(e, mustAppend(t, s, acme, ev("t", "", `1`), ev("t", "", `2`)).IDs...)
+	}
+	for _, c := range []struct {
+		name  string
+		after wal.ID
+		max   int
+		want  []wal.ID
+	}{
+		{"all", wal.ID{}, 100, e},
+		{"first 3", wal.ID{}, 3, e[:3]},
+		{"after e1", e[1], 2, e[2:4]},
+		{"after the last", e[5], 10, nil},
+		{"max 0", wal.ID{}, 0, nil},
+	} {
+		got, err := s.PeekQueue(w.ID, c.after, c.max)
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("PeekQueue %s = %v, %v; want %v", c.name, got, err, c.want)
+		}
+	}
+	got, _ := s.PeekQueue(w.ID, wal.ID{}, 100)
+	got[0] = wal.ID{}
+	if again := peek(t, s, w.ID); !slices.Equal(again, e) {
+		t.Errorf("PeekQueue changed by the caller or by peeking: %v", again)
+	}
+	if n, err := s.DropQueue(w.ID, 4); err != nil || n != 4 {
+		t.Fatalf("DropQueue(4) = %d, %v", n, err)
+	}
+	if got := peek(t, s, w.ID); !slices.Equal(got, e[4:]) {
+		t.Errorf("queue after dropping 4 = %v, want %v", got, e[4:])
+	}
+	if n, err := s.DropQueue(w.ID, 10); err != nil || n != 2 {
+		t.Errorf("DropQueue(10) of 2 = %d, %v", n, err)
+	}
+	if n, err := s.DropQueue(w.ID, 10); err != nil || n != 0 {
+		t.Errorf("DropQueue of an empty queue = %d, %v", n, err)
+	}
+	if n, err := s.QueueDepth(w.ID); err != nil || n != 0 {
+		t.Errorf("QueueDepth after dropping all = %d, %v", n, err)
+	}
+}
+
+// OpenBatches writes batches and moves the cursor in one write: both are
+// visible on return, the entries it consumed (batched or dropped) are
+// gone from the queue, an open read after a cursor that moved is refused
+// with nothing written, and the caller may change its batches afterwards.
+func testOpenBatches(t *testing.T, su *suite) {
+	s, _ := su.open(t, "")
+	w := hook(t, s, acme, true)
+	bystander := hook(t, s, acme, true)
+	e := mustAppend(t, s, acme, ev("t", "", `0`), ev("t", "", `1`), ev("t", "", `2`), ev("t", "", `3`), ev("t", "", `4`), ev("t", "", `5`)).IDs
+
+	// A read after e0, which no commit consumed: stale, nothing written.
+	stale := batch(s, w, e[1])
+	wantErr(t, "OpenBatches after a cursor never committed", s.OpenBatches(w.ID, e[0], nil, stale), wal.ErrStale)
+	_, err := s.GetBatch(acme, w.ID, stale.ID)
+	wantErr(t, "GetBatch of a stale open's batch", err, wal.ErrNotFound)
+	if got := peek(t, s, w.ID); !slices.Equal(got, e) {
+		t.Fatalf("queue after a stale open = %v, want all of it", got)
+	}
+
+	// e0 gone (dropped), e1+e2 and e3 in two batches; then e4 after e3.
+	b1, b2 := batch(s, w, e[1], e[2]), batch(s, w, e[3])
+	want1, want2 := *b1, *b2
+	want1.Events, want2.Events = slices.Clone(b1.Events), slices.Clone(b2.Events)
+	if err := s.OpenBatches(w.ID, wal.ID{}, []wal.ID{e[0]}, b1, b2); err != nil {
+		t.Fatal(err)
+	}
+	b1.Status, b1.Events[0].ID, b2.Attempts = wal.BatchDelivered, wal.ID{}, 9 // the caller's now
+	for _, b := range []*wal.Batch{&want1, &want2} {
+		if got, err := s.GetBatch(acme, w.ID, b.ID); err != nil || !sameBatch(got, b) {
+			t.Errorf("GetBatch after OpenBatches = %+v, %v; want %+v", got, err, b)
+		}
+	}
+	if got := peek(t, s, w.ID); !slices.Equal(got, e[4:]) {
+		t.Errorf("queue after the open = %v, want %v", got, e[4:])
+	}
+	if got := peek(t, s, bystander.ID); !slices.Equal(got, e) {
+		t.Errorf("another webhook's queue after the open = %v, want all of it", got)
+	}
+	if got := openAll(t, s); !slices.Equal(got, sorted(b1.ID, b2.ID)) {
+		t.Errorf("EachOpenBatch = %v, want the two opened", got)
+	}
+	wantErr(t, "OpenBatches after e2 (the cursor is e3)", s.OpenBatches(w.ID, e[2], nil, batch(s, w, e[4])), wal.ErrStale)
+	b3 := batch(s, w, e[4])
+	if err := s.OpenBatches(w.ID, e[3], nil, b3); err != nil {
+		t.Fatalf("OpenBatches after the cursor e3: %v", err)
+	}
+	// A drop alone moves the cursor too.
+	if err := s.OpenBatches(w.ID, e[4], []wal.ID{e[5]}); err != nil {
+		t.Fatalf("OpenBatches with a drop only: %v", err)
+	}
+	if got := peek(t, s, w.ID); len(got) != 0 {
+		t.Errorf("queue left %v", got)
+	}
+	if n, err := s.QueueDepth(w.ID); err != nil || n != 0 {
+		t.Errorf("QueueDepth = %d, %v; want 0", n, err)
+	}
+}
