@@ -51,7 +51,7 @@ func testSaveBatch(t *testing.T, su *suite) {
 		t.Errorf("GetAttempt = %+v, %v; want %+v", ga, err, &wantA)
 	}
 	if got := openAll(t, s); !slices.Equal(got, []wal.ID{b.ID}) {
-		t.Errorf("EachOpenBatch with a retrying batch = %v", got)
+		t.Errorf("EachOpenBatch with a retrying batch = %s", show(got))
 	}
 
 	done := wantB
@@ -60,7 +60,7 @@ func testSaveBatch(t *testing.T, su *suite) {
 		t.Fatal(err)
 	}
 	if got := openAll(t, s); len(got) != 0 {
-		t.Errorf("EachOpenBatch after delivery = %v, want none", got)
+		t.Errorf("EachOpenBatch after delivery = %s, want none", show(got))
 	}
 	replay := done
 	replay.Status, replay.MaxAttempts = wal.BatchRetrying, done.Attempts+1
@@ -68,7 +68,7 @@ func testSaveBatch(t *testing.T, su *suite) {
 		t.Fatal(err)
 	}
 	if got := openAll(t, s); !slices.Equal(got, []wal.ID{b.ID}) {
-		t.Errorf("EachOpenBatch after a replay = %v, want the batch again", got)
+		t.Errorf("EachOpenBatch after a replay = %s, want the batch again", show(got))
 	}
 	if atts, _, err := s.ListAttempts(acme, b.ID, wal.ID{}, 10); err != nil || len(atts) != 2 {
 		t.Errorf("ListAttempts = %d, %v; want 2 (a SaveBatch without an attempt adds none)", len(atts), err)
@@ -208,7 +208,7 @@ func testListBatches(t *testing.T, su *suite) {
 	} {
 		got, more, err := s.ListBatches(acme, w.ID, c.after, c.limit, c.keep)
 		if err != nil || !slices.Equal(ids(got), c.want) || more != c.wantMore {
-			t.Errorf("ListBatches %s = %v more %v, %v; want %v more %v", c.name, ids(got), more, err, c.want, c.wantMore)
+			t.Errorf("ListBatches %s = %s more %v, %v; want %s more %v", c.name, show(ids(got)), more, err, show(c.want), c.wantMore)
 		}
 	}
 	got, _, _ := s.ListBatches(acme, w.ID, wal.ID{}, 1, nil)

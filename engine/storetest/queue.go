@@ -39,7 +39,7 @@ func testFanOut(t *testing.T, su *suite) {
 	told := l.await(t, map[wal.ID]int{all.ID: 2, star.ID: 2, paid.ID: 1, ops.ID: 1})
 	for w, ids := range want {
 		if got := peek(t, s, w.ID); !slices.Equal(got, ids) {
-			t.Errorf("%s webhook's queue = %v, want %v", names[w], got, ids)
+			t.Errorf("%s webhook's queue = %s, want %s", names[w], show(got), show(ids))
 		}
 		if n, err := s.QueueDepth(w.ID); err != nil || n != len(ids) {
 			t.Errorf("%s webhook's QueueDepth = %d, %v; want %d", names[w], n, err, len(ids))
@@ -54,7 +54,7 @@ func testFanOut(t *testing.T, su *suite) {
 	}
 	more := mustAppend(t, s, acme, ev("x", "", `4`))
 	if got := peek(t, s, paused.ID); !slices.Equal(got, more.IDs) {
-		t.Errorf("reactivated webhook's queue = %v, want %v", got, more.IDs)
+		t.Errorf("reactivated webhook's queue = %s, want %s", show(got), show(more.IDs))
 	}
 	l.await(t, map[wal.ID]int{paused.ID: 1, late.ID: 1})
 }
@@ -82,19 +82,19 @@ func testQueue(t *testing.T, su *suite) {
 	} {
 		got, err := s.PeekQueue(w.ID, c.after, c.max)
 		if err != nil || !slices.Equal(got, c.want) {
-			t.Errorf("PeekQueue %s = %v, %v; want %v", c.name, got, err, c.want)
+			t.Errorf("PeekQueue %s = %s, %v; want %s", c.name, show(got), err, show(c.want))
 		}
 	}
 	got, _ := s.PeekQueue(w.ID, wal.ID{}, 100)
 	got[0] = wal.ID{}
 	if again := peek(t, s, w.ID); !slices.Equal(again, e) {
-		t.Errorf("PeekQueue changed by the caller or by peeking: %v", again)
+		t.Errorf("PeekQueue changed by the caller or by peeking: %s", show(again))
 	}
 	if n, err := s.DropQueue(w.ID, 4); err != nil || n != 4 {
 		t.Fatalf("DropQueue(4) = %d, %v", n, err)
 	}
 	if got := peek(t, s, w.ID); !slices.Equal(got, e[4:]) {
-		t.Errorf("queue after dropping 4 = %v, want %v", got, e[4:])
+		t.Errorf("queue after dropping 4 = %s, want %s", show(got), show(e[4:]))
 	}
 	if n, err := s.DropQueue(w.ID, 10); err != nil || n != 2 {
 		t.Errorf("DropQueue(10) of 2 = %d, %v", n, err)
@@ -123,7 +123,7 @@ func testOpenBatches(t *testing.T, su *suite) {
 	_, err := s.GetBatch(acme, w.ID, stale.ID)
 	wantErr(t, "GetBatch of a stale open's batch", err, wal.ErrNotFound)
 	if got := peek(t, s, w.ID); !slices.Equal(got, e) {
-		t.Fatalf("queue after a stale open = %v, want all of it", got)
+		t.Fatalf("queue after a stale open = %s, want all of it", show(got))
 	}
 
 	// e0 gone (dropped), e1+e2 and e3 in two batches; then e4 after e3.
@@ -140,13 +140,13 @@ func testOpenBatches(t *testing.T, su *suite) {
 		}
 	}
 	if got := peek(t, s, w.ID); !slices.Equal(got, e[4:]) {
-		t.Errorf("queue after the open = %v, want %v", got, e[4:])
+		t.Errorf("queue after the open = %s, want %s", show(got), show(e[4:]))
 	}
 	if got := peek(t, s, bystander.ID); !slices.Equal(got, e) {
-		t.Errorf("another webhook's queue after the open = %v, want all of it", got)
+		t.Errorf("another webhook's queue after the open = %s, want all of it", show(got))
 	}
 	if got := openAll(t, s); !slices.Equal(got, sorted(b1.ID, b2.ID)) {
-		t.Errorf("EachOpenBatch = %v, want the two opened", got)
+		t.Errorf("EachOpenBatch = %s, want the two opened", show(got))
 	}
 	wantErr(t, "OpenBatches after e2 (the cursor is e3)", s.OpenBatches(w.ID, e[2], nil, batch(s, w, e[4])), wal.ErrStale)
 	b3 := batch(s, w, e[4])
@@ -158,7 +158,7 @@ func testOpenBatches(t *testing.T, su *suite) {
 		t.Fatalf("OpenBatches with a drop only: %v", err)
 	}
 	if got := peek(t, s, w.ID); len(got) != 0 {
-		t.Errorf("queue left %v", got)
+		t.Errorf("queue left %s", show(got))
 	}
 	if n, err := s.QueueDepth(w.ID); err != nil || n != 0 {
 		t.Errorf("QueueDepth = %d, %v; want 0", n, err)

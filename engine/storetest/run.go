@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,4 +245,18 @@ func (l *listener) await(t *testing.T, want map[wal.ID]int) map[wal.ID]int {
 			t.Fatalf("OnQueued told %v within %v, want at least %v", got, wait, want)
 		}
 	}
+}
+
+// show renders IDs for failure messages.
+func show(ids []wal.ID) string {
+	var b strings.Builder
+	b.WriteByte('[')
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(id.Text(""))
+	}
+	b.WriteByte(']')
+	return b.String()
 }

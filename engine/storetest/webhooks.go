@@ -88,7 +88,7 @@ func testWebhooks(t *testing.T, su *suite) {
 		allIDs = append(allIDs, x.ID)
 	}
 	if !slices.Equal(allIDs, sorted(append(slices.Clone(ids), other.ID)...)) {
-		t.Errorf("Webhooks() = %v, want every tenant's in ID order", allIDs)
+		t.Errorf("Webhooks() = %s, want every tenant's in ID order", show(allIDs))
 	}
 	all[0].URL = "http://changed"
 	if again, _ := s.GetWebhook(all[0].Tenant, all[0].ID); again.URL == "http://changed" {
