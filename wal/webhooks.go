@@ -43,7 +43,7 @@ type Secret struct {
 // operational events (types beginning "hookd.") go only to webhooks that
 // name their type: not to a catch-all filter (none, or "*").
 func (w *Webhook) Matches(typ string) bool {
-	reserved := len(typ) > 6 && strings.EqualFold(typ[:6], "hookd.")
+	reserved := len(typ) >= 6 && strings.EqualFold(typ[:6], "hookd.")
 	if len(w.Events) == 0 {
 		return !reserved
 	}
