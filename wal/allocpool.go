@@ -29,7 +29,10 @@ import (
 // back what it holds within seconds.
 //
 // The pool is Badger's unexported DB.allocPool, so this depends on the
-// Badger version in go.mod; TestUnpooledTableBuilders fails if it moves.
+// Badger version in go.mod (checked against v4.9.6): Open fails if the
+// field is gone or changed type, and TestUnpooledTableBuilders fails
+// loudly, naming the assumption, if it moves or if Badger's builders stop
+// taking their allocators from it as it is when a build starts.
 func unpoolTableBuilders(db *badger.DB) error {
 	f := reflect.ValueOf(db).Elem().FieldByName("allocPool")
 	if !f.IsValid() || f.Type() != reflect.TypeOf((*z.AllocatorPool)(nil)) {

@@ -18,6 +18,13 @@ import (
 // syncs after each written group (syncFiles): the newest file, and any
 // that was the newest at the last sync and has since been followed by
 // another, as it may still hold unsynced writes.
+//
+// This reaches into Badger by file name: it assumes (checked against
+// Badger v4.9.6) that the logs live in the data directory named by a
+// number of width digits, that a rotation creates the number after the
+// newest, and that Badger writes only to the newest (or the one it just
+// rotated out). TestSyncFollowsRotation fails loudly, naming the
+// assumption, when a Badger upgrade breaks one of them.
 type rotatingLog struct {
 	mu    sync.Mutex // sync runs on the syncer and, at a rotation, the committer
 	dir   string

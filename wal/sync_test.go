@@ -1,8 +1,11 @@
 package wal
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -42,7 +45,11 @@ func TestResultsDoNotWaitForSync(t *testing.T) {
 
 // Badger is opened without synced writes: the store syncs the active
 // memtable and value logs itself and must follow them when Badger rotates
-// to new ones, syncing the ones left behind.
+// to new ones, syncing the ones left behind. This is the fence of sync.go:
+// it fails loudly when Badger names or places its log files differently,
+// numbers a rotation other than n+1, or writes elsewhere than the files
+// the store syncs (a write must be found in a file numbered from the
+// newest the store knew before it: those are the files its sync covers).
 func TestSyncFollowsRotation(t *testing.T) {
 	for _, c := range []struct {
 		name      string
@@ -53,7 +60,8 @@ func TestSyncFollowsRotation(t *testing.T) {
 		{"value log", 64, func(s *Store) *rotatingLog { return s.vlogs }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: c.threshold, ValueLogFileSize: 1 << 20})
+			dir := t.TempDir()
+			s, err := Open(Options{Dir: dir, MemTableSize: 1 << 20, ValueThreshold: c.threshold, ValueLogFileSize: 1 << 20})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -61,17 +69,28 @@ func TestSyncFollowsRotation(t *testing.T) {
 			l := c.log(s)
 			first := l.last()
 			if first < 0 || l.f == nil {
-				t.Fatalf("no log file found at open (last %d)", first)
+				badgerAssumption(t, "sync.go", "Badger creates its "+l.ext+" log file in the data directory at open",
+					"The store found none at open; the directory holds %v.", dirNames(t, dir))
 			}
 			data := strings.Repeat("x", 400)
-			for i := 0; i < 200 && l.last() < first+2; i++ {
+			// Each append's tenant names it, and its keys are written to
+			// both logs, so the write can be found in the files.
+			write := func(i int) string {
+				tenant := fmt.Sprintf("fence-%05d", i)
 				in := make([]EventInput, 100)
 				for j := range in {
 					in[j] = ev("a", "", `"`+data+`"`)
 				}
-				if _, err := s.Append("acme", in); err != nil {
+				before := l.last()
+				if _, err := s.Append(tenant, in); err != nil {
 					t.Fatal(err)
 				}
+				checkLogFiles(t, l, before, tenant)
+				return tenant
+			}
+			write(0)
+			for i := 1; i < 200 && l.last() < first+2; i++ {
+				write(i)
 			}
 			if l.last() < first+2 {
 				t.Fatalf("log %d → %d after 8 MB of events: rotations not followed", first, l.last())
@@ -81,6 +100,90 @@ func TestSyncFollowsRotation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkLogFiles checks, after a synced write whose keys contain marker,
+// that Badger's log files of l are where and as the store expects them:
+// every file of its kind in the directory is named by a number of
+// l.width digits, the newest is the one the store follows, and the write
+// is in a file the sync covered (numbered from before, the newest before
+// the write, to the newest).
+func checkLogFiles(t *testing.T, l *rotatingLog, before int, marker string) {
+	t.Helper()
+	newest := -1
+	for _, name := range dirNames(t, l.dir) {
+		num, ok := strings.CutSuffix(name, l.ext)
+		if !ok {
+			continue
+		}
+		n, err := strconv.Atoi(num)
+		if err != nil || len(num) != l.width {
+			badgerAssumption(t, "sync.go", fmt.Sprintf("Badger names its %s files by a number of %d digits (%%0%dd%s)", l.ext, l.width, l.width, l.ext),
+				"Found %q in the data directory.", name)
+		}
+		newest = max(newest, n)
+	}
+	if newest != l.last() {
+		badgerAssumption(t, "sync.go", "Badger numbers a new "+l.ext+" file one after the newest (the store walks n+1, n+2, ...)",
+			"The newest file is number %d, the store follows %d: writes to the newest would go unsynced. Files: %v.", newest, l.last(), dirNames(t, l.dir))
+	}
+	for n := max(before, 0); n <= newest; n++ {
+		b, err := os.ReadFile(l.path(n))
+		if err == nil && bytes.Contains(b, []byte(marker)) {
+			return
+		}
+	}
+	badgerAssumption(t, "sync.go", "Badger writes to the newest "+l.ext+" file (or to the one it just rotated out), through which the store syncs",
+		"A synced write (keys containing %q) is in none of the files %d..%d the store synced. Files: %v.", marker, before, newest, dirNames(t, l.dir))
+}
+
+func dirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// badgerChecked is the Badger release that the three places reaching into
+// Badger's internals were last checked against: sync.go (its log files
+// by name), allocpool.go (the private DB.allocPool) and trim_linux.go
+// (its value-log maps in /proc/self/maps). Each has a test that calls
+// badgerAssumption when the assumption no longer holds.
+const badgerChecked = "v4.9.6"
+
+// badgerAssumption fails t naming the broken assumption, the file that
+// relies on it, and the Badger versions checked and required.
+func badgerAssumption(t testing.TB, file, assumption, detail string, args ...any) {
+	t.Helper()
+	t.Fatalf("BADGER INTERNALS CHANGED: wal/%s assumes that %s.\n"+
+		"That was checked against Badger %s; go.mod requires %s.\n%s\n"+
+		"Update wal/%s (and badgerChecked) for this Badger, or stay on %s.",
+		file, assumption, badgerChecked, badgerRequired(), fmt.Sprintf(detail, args...), file, badgerChecked)
+}
+
+// badgerRequired is the Badger version in go.mod.
+func badgerRequired() string { return moduleRequired("github.com/dgraph-io/badger/v4") }
+
+// moduleRequired is the version go.mod requires of module path (tests
+// run in wal/).
+func moduleRequired(path string) string {
+	b, err := os.ReadFile("../go.mod")
+	if err != nil {
+		return "(go.mod unreadable: " + err.Error() + ")"
+	}
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(line), "require "))
+		if len(f) >= 2 && f[0] == path {
+			return f[1]
+		}
+	}
+	return "(not in go.mod)"
 }
 
 func TestRotatingLog(t *testing.T) {

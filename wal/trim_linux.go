@@ -20,6 +20,10 @@ import (
 // anything else is written back first, and should an address range have
 // been unmapped and reused meanwhile, it applies to anonymous memory
 // only as a swap hint. Kernels before 5.4 refuse it; then nothing happens.
+//
+// It depends on how Badger maps its value log (each file shared-mapped
+// whole, named <dir>/%06d.vlog); TestValueLogMaps (trim_linux_test.go)
+// fails loudly, naming the Badger version checked, if that changes.
 func (s *Store) trimValueLogs() {
 	newest := s.vlogs.newest.Load()
 	if newest <= 0 {
@@ -29,7 +33,24 @@ func (s *Store) trimValueLogs() {
 	if err != nil {
 		return
 	}
-	dir := s.vlogs.realDir
+	for _, m := range valueLogMaps(maps, s.vlogs.realDir) {
+		if m.fid < newest {
+			_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_PAGEOUT)
+		}
+	}
+}
+
+// vlogMap is one mapping of a value-log file.
+type vlogMap struct {
+	fid        int64
+	start, end uintptr
+	perms      string // as /proc/self/maps shows them: "rw-s"
+}
+
+// valueLogMaps finds in maps (/proc/self/maps) the mappings of the
+// value-log files in dir (absolute, links resolved).
+func valueLogMaps(maps []byte, dir string) []vlogMap {
+	var out []vlogMap
 	for line := range bytes.Lines(maps) {
 		// 7f3c1c000000-7f3c20000000 rw-s 00000000 fd:01 1234   /data/000001.vlog
 		f := bytes.Fields(line)
@@ -37,7 +58,7 @@ func (s *Store) trimValueLogs() {
 			continue
 		}
 		fid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(string(f[5])), ".vlog"))
-		if err != nil || int64(fid) >= newest {
+		if err != nil {
 			continue
 		}
 		lo, hi, ok := bytes.Cut(f[0], []byte("-"))
@@ -49,6 +70,7 @@ func (s *Store) trimValueLogs() {
 		if err1 != nil || err2 != nil || end <= start {
 			continue
 		}
-		_, _, _ = unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_PAGEOUT)
+		out = append(out, vlogMap{fid: int64(fid), start: uintptr(start), end: uintptr(end), perms: string(f[1])})
 	}
+	return out
 }

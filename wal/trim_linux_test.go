@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -61,6 +62,82 @@ func TestTrimValueLogs(t *testing.T) {
 	}
 	if cur > 0 && cur2 == 0 {
 		t.Error("the newest value log, still written, was trimmed")
+	}
+}
+
+// The fence of trim_linux.go: Badger maps every value-log file whole and
+// shared, so that /proc/self/maps names each as <dir>/%06d.vlog with dir
+// absolute and its links resolved (the data directory here is relative and
+// a symbolic link, as a deployment's may be). It fails loudly when a Badger
+// upgrade changes that: trimValueLogs would then silently trim nothing,
+// or the wrong files.
+func TestValueLogMaps(t *testing.T) {
+	base := t.TempDir()
+	if err := os.Mkdir(filepath.Join(base, "real"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", filepath.Join(base, "link")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(base)
+	s, err := Open(Options{Dir: "link", ValueThreshold: 64, ValueLogFileSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	data := `"` + strings.Repeat("x", 1000) + `"`
+	for i := 0; i < 30; i++ { // ~3 MB: several 1 MiB files
+		in := make([]EventInput, 100)
+		for j := range in {
+			in[j] = ev("a", "", data)
+		}
+		if _, err := s.Append("acme", in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.vlogs.newest.Load() < 2 {
+		t.Fatalf("setup: newest value log is %d after 3 MB", s.vlogs.newest.Load())
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip(err)
+	}
+	var raw []string // every mapping of a .vlog, for the message
+	for line := range strings.Lines(string(maps)) {
+		if strings.Contains(line, ".vlog") {
+			raw = append(raw, strings.TrimSpace(line))
+		}
+	}
+	mapped := map[int64]vlogMap{}
+	for _, m := range valueLogMaps(maps, s.vlogs.realDir) {
+		mapped[m.fid] = m
+	}
+	for _, name := range dirNames(t, filepath.Join(base, "real")) {
+		num, ok := strings.CutSuffix(name, ".vlog")
+		if !ok {
+			continue
+		}
+		fid, _ := strconv.ParseInt(num, 10, 64)
+		m, ok := mapped[fid]
+		if !ok {
+			badgerAssumption(t, "trim_linux.go",
+				"Badger memory-maps every value-log file, so /proc/self/maps names it "+s.vlogs.realDir+"/%06d.vlog",
+				"%s is not among the value-log mappings found: %v.\nMappings of .vlog files in /proc/self/maps:\n%s", name, mapped, strings.Join(raw, "\n"))
+		}
+		if len(m.perms) != 4 || m.perms[3] != 's' {
+			badgerAssumption(t, "trim_linux.go",
+				"Badger maps its value-log files shared (MAP_SHARED), so that paging them out writes dirty pages back to the file",
+				"%s is mapped %q.", name, m.perms)
+		}
+		fi, err := os.Stat(filepath.Join(base, "real", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if size := int64(m.end - m.start); size < min(fi.Size(), 1<<20) {
+			badgerAssumption(t, "trim_linux.go",
+				"Badger maps each value-log file whole, in one mapping",
+				"%s (%d bytes) has a mapping of %d bytes.", name, fi.Size(), size)
+		}
 	}
 }
 
