@@ -236,7 +236,6 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("delivered %s, want event %s", first, evID)
 	}
 	batch := admin.batchStatus(hook, "delivered")
-	shot(ui, "webhooks")
 
 	// Its batch appears delivered; the attempt and the payload show as text.
 	row := `tr[data-batch="` + batch + `"]`
@@ -293,10 +292,19 @@ func TestConsoleInBrowser(t *testing.T) {
 	if in := str(ui, "live count", chromedp.Text(chromedp.ID("live-ingested"))); in != "2" {
 		t.Errorf("live: %s events in, want 2", in)
 	}
+	if ok := str(ui, "live attempts", chromedp.Text(chromedp.ID("live-succeeded"))); ok == "0" {
+		t.Errorf("live: %s attempts succeeded, want the delivery and its replay", ok)
+	}
 	shot(ui, "live")
 
+	// The list, with both webhooks' health and last delivery.
+	run(ui, "webhooks", chromedp.Click(chromedp.ID("tab-webhooks")),
+		chromedp.WaitVisible(css(`tr[data-webhook="`+hook+`"] .last-delivery [data-status="delivered"]`)),
+		chromedp.WaitVisible(css(`tr[data-webhook="`+failing+`"] .last-delivery [data-status="retrying"]`)))
+	shot(ui, "webhooks")
+
 	// A portal for the first webhook only, made in the UI.
-	run(ui, "portal link", chromedp.Click(chromedp.ID("tab-webhooks")), chromedp.Click(chromedp.ID("new-portal")),
+	run(ui, "portal link", chromedp.Click(chromedp.ID("new-portal")),
 		chromedp.WaitVisible(chromedp.ID("portal-form")),
 		chromedp.Click(`//div[@id="portal-form"]//label[span[text()="`+hook+`"]]/input`),
 		chromedp.Click(`//div[@id="portal-form"]//button[text()="Create link"]`),

@@ -2,97 +2,104 @@ package api
 
 import (
 	"bytes"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
-	"hookd/wal"
+	"hookd/engine"
 )
 
-// GET /v1/stats: a tenant's ingest and delivery over the last minutes, in
-// 10-second steps, for the console's live chart. /metrics is process-wide
-// Prometheus text; a page wants its own tenant's few numbers as JSON.
-// The counts are kept in memory from what passes through this process
-// (events acknowledged by POST /v1/events, attempts told by ObserveAttempt)
-// and start empty at each start.
+// GET /v1/stats: the numbers behind the console's live chart, per
+// 10-second step over the last 10 minutes. /metrics is process-wide
+// Prometheus text; a page wants a few numbers as JSON.
+//
+//   - ingested: the caller's tenant's events acknowledged by POST
+//     /v1/events in this process (counted by countIngest);
+//   - attempts by outcome and their latency percentiles: the engine's
+//     counters (engine.Counters, what /metrics serves), server-wide, as
+//     the differences between snapshots taken at the first ingest or
+//     stats request of each step. They are not per tenant: the engine
+//     counts attempts for the whole server, and /metrics already shows
+//     them to anyone, so they tell a tenant nothing it could not read.
+//
+// Everything is in memory and starts empty at each start; a step in
+// which nobody published or looked has no attempt snapshot (null).
 
 const (
 	statsStep  = 10 * time.Second
 	statsSteps = 60 // 10 minutes
 )
 
-// latencyBounds are the upper bounds (ms) of the latency histogram the
-// percentiles are read from.
-var latencyBounds = []float64{5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000}
+// statsStepOf is the number of the step holding t.
+func statsStepOf(t time.Time) int64 { return t.Unix() / int64(statsStep/time.Second) }
 
-type statsStepData struct {
-	at        int64 // step number (unix seconds / 10); 0: unused
-	ingested  int
-	succeeded int
-	failed    int
-	latency   [13]int // per latencyBounds, and one past the last
+type ingestStep struct {
+	at int64 // step number; 0: unused
+	n  int
 }
 
-type tenantStats struct {
-	steps [statsSteps]statsStepData
-	hooks map[wal.ID]bool // webhooks seen, for limited portals
+// attemptSnap is the engine's cumulative attempt counts at a step's start.
+type attemptSnap struct {
+	at        int64
+	succeeded uint64
+	failed    uint64
+	hist      []uint64 // AttemptSeconds counts, per engine.AttemptBuckets and +Inf
 }
 
-// stats is every tenant's ring of steps.
+// stats holds the per-tenant ingest rings and the server's attempt snapshots.
 type stats struct {
 	mu      sync.Mutex
-	tenants map[string]*tenantStats
+	tenants map[string]*[statsSteps]ingestStep
+	snaps   [statsSteps + 1]attemptSnap
 	now     func() time.Time
 }
 
 func newStats(now func() time.Time) *stats {
-	return &stats{tenants: map[string]*tenantStats{}, now: now}
+	return &stats{tenants: map[string]*[statsSteps]ingestStep{}, now: now}
 }
 
-// step returns the current step of tenant's ring (s.mu held).
-func (s *stats) step(tenant string) *statsStepData {
-	t := s.tenants[tenant]
-	if t == nil {
+// read reads the engine's cumulative attempt counts as of step n.
+func readAttempts(eng *engine.Engine, n int64) attemptSnap {
+	k := eng.Counters()
+	sn := attemptSnap{at: n, hist: k.AttemptSeconds.Counts}
+	for j := range k.Attempts[0] {
+		sn.succeeded += k.Attempts[0][j]
+		for i := 1; i < len(k.Attempts); i++ {
+			sn.failed += k.Attempts[i][j]
+		}
+	}
+	return sn
+}
+
+// snapshot records the engine's counters for step n, once a step (s.mu
+// held).
+func (s *stats) snapshot(eng *engine.Engine, n int64) {
+	if eng == nil || s.snaps[n%int64(len(s.snaps))].at == n {
+		return
+	}
+	s.snaps[n%int64(len(s.snaps))] = readAttempts(eng, n)
+}
+
+func (s *stats) ingested(eng *engine.Engine, tenant string, count int) {
+	n := statsStepOf(s.now())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ring := s.tenants[tenant]
+	if ring == nil {
 		if len(s.tenants) >= 100_000 {
 			clear(s.tenants) // bounded: a flood of tenants loses the chart, not memory
 		}
-		t = &tenantStats{}
-		s.tenants[tenant] = t
+		ring = new([statsSteps]ingestStep)
+		s.tenants[tenant] = ring
 	}
-	n := s.now().Unix() / int64(statsStep/time.Second)
-	st := &t.steps[n%statsSteps]
+	st := &ring[n%statsSteps]
 	if st.at != n {
-		*st = statsStepData{at: n}
+		*st = ingestStep{at: n}
 	}
-	return st
-}
-
-func (s *stats) ingested(tenant string, n int) {
-	s.mu.Lock()
-	s.step(tenant).ingested += n
-	s.mu.Unlock()
-}
-
-// ObserveAttempt counts one finished delivery attempt in its tenant's
-// live statistics. The engine's OnAttempt option may call it.
-func (s *Server) ObserveAttempt(b *wal.Batch, a *wal.Attempt) {
-	if a == nil || a.Status == wal.AttemptScheduled {
-		return
-	}
-	s.stats.mu.Lock()
-	defer s.stats.mu.Unlock()
-	st := s.stats.step(b.Tenant)
-	if a.Status == wal.AttemptSucceeded {
-		st.succeeded++
-	} else {
-		st.failed++
-	}
-	ms := float64(a.Duration) / float64(time.Millisecond)
-	i, _ := slices.BinarySearch(latencyBounds, ms)
-	st.latency[i]++
+	st.n += count
+	s.snapshot(eng, n)
 }
 
 // countIngest wraps the publish handler: the events it acknowledged count
@@ -101,11 +108,9 @@ func (s *Server) countIngest(h handler) handler {
 	return func(ctx *fasthttp.RequestCtx, p *Principal) error {
 		err := h(ctx, p)
 		if err == nil && ctx.Response.StatusCode() == 202 {
-			body := ctx.Response.Body()
-			if rest, ok := bytes.CutPrefix(body, []byte(`{"accepted":`)); ok {
-				end := bytes.IndexByte(rest, ',')
-				if n, perr := strconv.Atoi(string(rest[:max(end, 0)])); perr == nil {
-					s.stats.ingested(p.Tenant, n)
+			if rest, ok := bytes.CutPrefix(ctx.Response.Body(), []byte(`{"accepted":`)); ok {
+				if n, perr := strconv.Atoi(string(rest[:max(bytes.IndexByte(rest, ','), 0)])); perr == nil {
+					s.stats.ingested(s.engine, p.Tenant, n)
 				}
 			}
 		}
@@ -114,10 +119,11 @@ func (s *Server) countIngest(h handler) handler {
 }
 
 type statsPoint struct {
-	At        string   `json:"at"`
-	Ingested  int      `json:"ingested"`
-	Succeeded int      `json:"succeeded"`
-	Failed    int      `json:"failed"`
+	At       string `json:"at"`
+	Ingested int    `json:"ingested"`
+	// Server-wide attempts in this step; null when no snapshot bounds it.
+	Succeeded *uint64  `json:"succeeded"`
+	Failed    *uint64  `json:"failed"`
 	P50       *float64 `json:"p50Ms"`
 	P95       *float64 `json:"p95Ms"`
 	P99       *float64 `json:"p99Ms"`
@@ -128,51 +134,86 @@ type statsOut struct {
 	Points      []statsPoint `json:"points"`
 }
 
-// getStats is GET /v1/stats: the tenant's last ten minutes, oldest first.
-// A portal limited to some webhooks gets 403: the counts are the tenant's.
+// getStats is GET /v1/stats: the last ten minutes, oldest first. A portal
+// limited to some webhooks gets 403: the ingest counts are the tenant's.
 func (s *Server) getStats(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if p.limited() {
 		return &Error{Status: 403, Code: codeForbidden, Detail: "a portal limited to some webhooks has no tenant-wide statistics"}
 	}
-	s.stats.mu.Lock()
-	t := s.stats.tenants[p.Tenant]
-	var steps [statsSteps]statsStepData
-	if t != nil {
-		steps = t.steps
+	st := s.stats
+	now := statsStepOf(st.now())
+	st.mu.Lock()
+	st.snapshot(s.engine, now)
+	var ring [statsSteps]ingestStep
+	if r := st.tenants[p.Tenant]; r != nil {
+		ring = *r
 	}
-	s.stats.mu.Unlock()
-	now := s.now().Unix() / int64(statsStep/time.Second)
+	snaps := st.snaps
+	st.mu.Unlock()
+	var live attemptSnap // the counts now, which close the current step
+	if s.engine != nil {
+		live = readAttempts(s.engine, now+1)
+	}
+
 	out := statsOut{StepSeconds: int(statsStep / time.Second), Points: make([]statsPoint, 0, statsSteps)}
 	for n := now - statsSteps + 1; n <= now; n++ {
-		st := steps[n%statsSteps]
 		pt := statsPoint{At: timestamp(time.Unix(n*int64(statsStep/time.Second), 0))}
-		if st.at == n {
-			pt.Ingested, pt.Succeeded, pt.Failed = st.ingested, st.succeeded, st.failed
-			pt.P50, pt.P95, pt.P99 = quantile(st.latency[:], 0.5), quantile(st.latency[:], 0.95), quantile(st.latency[:], 0.99)
+		if in := ring[n%statsSteps]; in.at == n {
+			pt.Ingested = in.n
+		}
+		// Attempts of step n: from its snapshot to the next one taken.
+		a := snaps[n%int64(len(snaps))]
+		if a.at == n {
+			b, ok := nextSnap(snaps[:], n, now)
+			if !ok && s.engine != nil {
+				b, ok = live, true
+			}
+			if ok {
+				ok, failed := b.succeeded-a.succeeded, b.failed-a.failed
+				pt.Succeeded, pt.Failed = &ok, &failed
+				d := make([]uint64, len(b.hist))
+				for i := range d {
+					if i < len(a.hist) {
+						d[i] = b.hist[i] - a.hist[i]
+					}
+				}
+				pt.P50, pt.P95, pt.P99 = quantileMs(d, 0.5), quantileMs(d, 0.95), quantileMs(d, 0.99)
+			}
 		}
 		out.Points = append(out.Points, pt)
 	}
 	return writeJSON(ctx, 200, out)
 }
 
-// quantile reads the q-quantile off a latency histogram, as the upper
-// bound of the bucket it falls in (nil when the histogram is empty).
-func quantile(h []int, q float64) *float64 {
-	total := 0
-	for _, c := range h {
+// nextSnap finds the first snapshot after step n, up to step now.
+func nextSnap(snaps []attemptSnap, n, now int64) (attemptSnap, bool) {
+	for m := n + 1; m <= now; m++ {
+		if b := snaps[m%int64(len(snaps))]; b.at == m {
+			return b, true
+		}
+	}
+	return attemptSnap{}, false
+}
+
+// quantileMs reads the q-quantile (ms) off counts per engine.AttemptBuckets,
+// as the upper bound of the bucket it falls in; nil when there are none.
+func quantileMs(counts []uint64, q float64) *float64 {
+	var total uint64
+	for _, c := range counts {
 		total += c
 	}
 	if total == 0 {
 		return nil
 	}
-	rank, seen := q*float64(total), 0
-	for i, c := range h {
+	bounds := engine.AttemptBuckets
+	rank, seen := q*float64(total), uint64(0)
+	for i, c := range counts {
 		seen += c
 		if float64(seen) >= rank {
-			v := latencyBounds[min(i, len(latencyBounds)-1)]
+			v := bounds[min(i, len(bounds)-1)] * 1000
 			return &v
 		}
 	}
-	v := latencyBounds[len(latencyBounds)-1]
+	v := bounds[len(bounds)-1] * 1000
 	return &v
 }

@@ -139,6 +139,15 @@ function Health({ id }) {
     <div class="muted" style="font-size:12px">last ok ${when(v.lastSuccessAt)}${v.lastFailureAt ? html`<br/>last failure ${when(v.lastFailureAt)}` : ''}${v.consecutiveFailures ? html`<br/>${v.consecutiveFailures} failing in a row` : ''}</div>`;
 }
 
+// LastDelivery is a webhook's newest batch (batch lists are newest first).
+function LastDelivery({ id }) {
+  const [b] = useAsync(() => api('GET', '/v1/webhooks/' + enc(id) + '/batches?limit=1'), [id]);
+  const last = b.value && b.value.results[0];
+  if (!last) return html`<span class="muted">${b.value ? 'none yet' : '…'}</span>`;
+  return html`<span class="last-delivery"><${Badge} s=${last.status} /> ${last.lastStatusCode == null ? '' : last.lastStatusCode}
+    <div class="muted" style="font-size:12px">${when(last.lastAttemptAt || last.createdAt)}</div></span>`;
+}
+
 function Secret({ id }) {
   const [secret, setSecret] = useState(null);
   const [grace, setGrace] = useState('24h');
@@ -169,11 +178,12 @@ function Webhooks({ session, open }) {
     ${editing && html`<${WebhookForm} initial=${editing} onDone=${done} onCancel=${() => setEditing(null)} />`}
     <${Err} e=${list.error} />
     ${list.value && html`<table id="webhook-table">
-      <thead><tr><th>URL</th><th>Health</th><th>Events</th><th>Batching</th><th>Active</th><th></th></tr></thead>
+      <thead><tr><th>URL</th><th>Health</th><th>Last delivery</th><th>Events</th><th>Batching</th><th>Active</th><th></th></tr></thead>
       <tbody>${list.value.results.map(w => html`<tr key=${w.id} data-webhook=${w.id}>
         <td><a href="#" class="hook-link" onClick=${e => { e.preventDefault(); open(w); }}>${w.url}</a>
           <div class="muted mono">${w.id}</div><div class="muted">${w.description}</div></td>
         <td><${Health} id=${w.id} /></td>
+        <td><${LastDelivery} id=${w.id} /></td>
         <td>${w.events && w.events.length ? w.events.join(', ') : html`<span class="muted">all</span>`}</td>
         <td>${w.maxBatchSize} / ${w.maxBatchTimeDelay} ms${w.ordered ? ', ordered' : ''}</td>
         <td>${w.isActive ? 'yes' : 'no'}</td>
@@ -351,7 +361,8 @@ function Chart({ points, series, unit }) {
   const y = v => H - 20 - (v / max) * (H - 34);
   return html`<div><svg class="chart" viewBox=${`0 0 ${W} ${H}`} preserveAspectRatio="none">
     ${[0, .5, 1].map(f => html`<g><line class="grid" x1=${P} x2=${W} y1=${y(max * f)} y2=${y(max * f)} /><text x="2" y=${y(max * f) + 4} font-size="10" fill="#667085">${Math.round(max * f)}</text></g>`)}
-    ${series.map(([k, c]) => html`<polyline fill="none" stroke=${c} stroke-width="2" points=${points.map((p, i) => p[k] == null ? null : x(i) + ',' + y(p[k])).filter(Boolean).join(' ')} />`)}
+    ${series.map(([k, c]) => html`<g><polyline fill="none" stroke=${c} stroke-width="2" points=${points.map((p, i) => p[k] == null ? null : x(i) + ',' + y(p[k])).filter(Boolean).join(' ')} />
+      ${points.map((p, i) => p[k] ? html`<circle cx=${x(i)} cy=${y(p[k])} r="3" fill=${c} />` : null)}</g>`)}
   </svg><div class="legend">${series.map(([k, c]) => html`<span><i style=${{ background: c }}></i>${k}${unit}</span>`)}</div></div>`;
 }
 
@@ -364,9 +375,10 @@ function Live({ session }) {
   return html`<section id="live"><h2>Live</h2>
     <${Err} e=${err} />
     ${data && html`<div class="card"><div class="row">
-        <span>Last 10 minutes: <b id="live-ingested">${sum('ingested')}</b> events in, <b>${sum('succeeded')}</b> attempts succeeded, <b>${sum('failed')}</b> failed</span></div>
+        <span>Last 10 minutes: <b id="live-ingested">${sum('ingested')}</b> events in for ${session.tenant}; <b id="live-succeeded">${sum('succeeded')}</b> attempts succeeded and <b>${sum('failed')}</b> failed on the whole server</span></div>
       <h3>Per ${data.stepSeconds} s</h3><${Chart} points=${data.points} series=${SERIES} unit="" />
-      <h3>Attempt latency (ms, bucket upper bound)</h3><${Chart} points=${data.points} series=${LAT} unit="" /></div>`}
+      <h3>Attempt latency, whole server (ms, upper bound of the bucket)</h3><${Chart} points=${data.points} series=${LAT} unit="" />
+      <p class="muted">Events in count this tenant's acknowledged events; attempts are the engine's counts for the server (as /metrics shows them), from the steps in which someone published or watched.</p></div>`}
   </section>`;
 }
 
