@@ -8,8 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
-
-	"hookd/wal"
 )
 
 // healthz: the process is alive.
@@ -47,7 +45,7 @@ type metrics struct {
 	ackSeconds       prometheus.Histogram
 }
 
-func newMetrics(store *wal.Store) *metrics {
+func newMetrics(store Store) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.ingestAccepted = prometheus.NewCounter(prometheus.CounterOpts{Name: "hookd_ingest_events_total",
 		Help: "Events durably stored.", ConstLabels: prometheus.Labels{"result": "accepted"}})

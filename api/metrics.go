@@ -55,7 +55,7 @@ var (
 
 // engineCollector turns the engine's counters and state into series.
 type engineCollector struct {
-	eng *engine.Engine
+	eng Deliverer
 	now func() time.Time
 }
 

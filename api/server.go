@@ -15,14 +15,13 @@ import (
 
 	"hookd/config"
 	"hookd/engine"
-	"hookd/wal"
 )
 
 // Options are what New needs.
 type Options struct {
 	Config  config.Config
-	Store   *wal.Store
-	Engine  *engine.Engine
+	Store   Store     // *wal.Store, or another backend
+	Engine  Deliverer // *engine.Engine
 	Logger  *zap.Logger
 	Version string
 	Commit  string           // the build's VCS commit, for hookd_build_info
@@ -39,8 +38,8 @@ type Options struct {
 // with Shutdown.
 type Server struct {
 	cfg     config.Config
-	store   *wal.Store
-	engine  *engine.Engine
+	store   Store
+	engine  Deliverer
 	log     *zap.Logger
 	version string
 	now     func() time.Time

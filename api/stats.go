@@ -61,7 +61,7 @@ func newStats(now func() time.Time) *stats {
 }
 
 // read reads the engine's cumulative attempt counts as of step n.
-func readAttempts(eng *engine.Engine, n int64) attemptSnap {
+func readAttempts(eng Deliverer, n int64) attemptSnap {
 	k := eng.Counters()
 	sn := attemptSnap{at: n, hist: k.AttemptSeconds.Counts}
 	for j := range k.Attempts[0] {
@@ -75,14 +75,14 @@ func readAttempts(eng *engine.Engine, n int64) attemptSnap {
 
 // snapshot records the engine's counters for step n, once a step (s.mu
 // held).
-func (s *stats) snapshot(eng *engine.Engine, n int64) {
+func (s *stats) snapshot(eng Deliverer, n int64) {
 	if eng == nil || s.snaps[n%int64(len(s.snaps))].at == n {
 		return
 	}
 	s.snaps[n%int64(len(s.snaps))] = readAttempts(eng, n)
 }
 
-func (s *stats) ingested(eng *engine.Engine, tenant string, count int) {
+func (s *stats) ingested(eng Deliverer, tenant string, count int) {
 	n := statsStepOf(s.now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
