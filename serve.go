@@ -155,7 +155,7 @@ func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Log
 func storeCloseTime(timeout time.Duration) time.Duration { return min(timeout/4, time.Second) }
 
 // newEngine builds the delivery engine from the config.
-func newEngine(cfg config.Config, store *wal.Store, log *zap.Logger) *engine.Engine {
+func newEngine(cfg config.Config, store engine.Store, log *zap.Logger) *engine.Engine {
 	sched := make([]time.Duration, len(cfg.Delivery.RetrySchedule))
 	for i, d := range cfg.Delivery.RetrySchedule {
 		sched[i] = d.Duration
