@@ -49,10 +49,11 @@ func (s *scenario) expect(a *args) {
 		s.checkOutcome(s.batch(a.pos(1)), a)
 	case "batch":
 		b := s.batch(a.pos(1))
-		s.checkStr("status", b.status, a.str("status", b.status))
+		r := b.rec
+		s.checkStr("status", r.Status, a.str("status", r.Status))
 		s.checkInt("events", b.events, a.int("events", b.events))
-		s.checkInt("attempts", b.attempts, a.int("attempts", b.attempts))
-		s.checkInt("max", b.max, a.int("max", b.max))
+		s.checkInt("attempts", r.Attempts, a.int("attempts", r.Attempts))
+		s.checkInt("max", r.MaxAttempts, a.int("max", r.MaxAttempts))
 		s.checkStr("inflight", strconv.FormatBool(b.inFlight), a.str("inflight", strconv.FormatBool(b.inFlight)))
 	case "health":
 		h := s.hook(a.pos(1))

@@ -31,8 +31,10 @@ import (
 //	                       retry-after=2h; the target may be a hook: all of its
 //	                       batches in flight, oldest first
 //	jitter 0.999           what the injected jitter source returns from now on
-//	replay 1               Engine.Replay: manual trigger, a pre-created attempt
-//	sendexpired 1          Engine.SendExpired for batch 1: a fresh budget
+//	replay 1               Engine.Replay (Core.ReplayBatch): manual trigger, a
+//	                       pre-created attempt
+//	sendexpired 1          Engine.SendExpired for batch 1 (Core.SendExpiredBatch):
+//	                       a fresh budget
 //	restore wh1 attempts=2 max=8 next=+1m created=-1h events=1 trigger=auto
 //	                       a batch loaded from the store at start
 //	remove wh1             RemoveHook; its open batches are cancelled
@@ -57,7 +59,9 @@ import (
 //
 // Every Step's actions are performed at once: ActOpen takes events from
 // the fake queue into batches (as runner.open does), ActSend puts the
-// batch in flight until the script responds. Times are elapsed since the
+// batch in flight until the script responds. A batch's stored record
+// changes only through the core's lifecycle functions (lifecycle.go), the
+// ones the runner and the operations use. Times are elapsed since the
 // script's start; `+5s` is relative to now, `a..b` is a closed range.
 // Every action must be checked by an expect; for each hook they are
 // matched in the order the core returned them. Invariants are checked on
@@ -96,16 +100,13 @@ type simHook struct {
 }
 
 type simBatch struct {
-	n         int
-	id        wal.ID
-	hook      *simHook
-	events    int
-	status    string
-	attempts  int
-	max       int
-	inFlight  bool
-	attemptID wal.ID   // the pre-created attempt of a manual trigger
-	out       *Outcome // what the last Result returned
+	n        int
+	id       wal.ID
+	hook     *simHook
+	events   int
+	rec      *wal.Batch // as stored: what the core's lifecycle functions returned
+	inFlight bool
+	out      *Outcome // what the last Result returned
 }
 
 type simAction struct {
@@ -250,7 +251,7 @@ func (s *scenario) exec(cmd string, args []string) {
 		s.cancelled = nil
 		for _, id := range s.core.RemoveHook(h.cfg.ID) {
 			b := s.batchByID[id]
-			b.status = wal.BatchCancelled
+			b.rec = s.core.CancelBatch(b.rec)
 			s.cancelled = append(s.cancelled, b.n)
 		}
 		h.removed = true
@@ -330,7 +331,7 @@ func (s *scenario) perform(acts []Action) {
 		case ActSend:
 			act.batch = s.batchByID[a.Batch]
 			s.sent(h, act.batch)
-			act.manual = act.batch.attemptID
+			act.manual = act.batch.rec.NextAttemptID
 		default:
 			s.fatalf("unknown action %+v", a)
 		}
@@ -351,11 +352,14 @@ func (s *scenario) open(h *simHook, a Action, start time.Time) {
 			next = peek[asked]
 			peek = peek[:asked]
 		}
-		sched := s.schedule(h)
+		w := s.webhook(h)
 		for i := 0; i < len(peek); i += a.Size {
-			b := s.addBatch(h, s.newID(start), min(a.Size, len(peek)-i))
-			b.max = len(sched)
-			states = append(states, BatchState{ID: b.id, Hook: h.cfg.ID, MaxAttempts: b.max, NextAttemptAt: start.Add(sched[0])})
+			var events []*wal.Event
+			for _, queued := range peek[i:min(i+a.Size, len(peek))] {
+				events = append(events, &wal.Event{ID: s.newID(queued)})
+			}
+			b := s.addBatch(h, s.core.OpenBatch(start, s.newID(start), w, events))
+			states = append(states, stateOf(b.rec, start))
 		}
 		taken = len(peek)
 		h.queue = h.queue[taken:]
@@ -363,17 +367,16 @@ func (s *scenario) open(h *simHook, a Action, start time.Time) {
 	s.core.Opened(start, h.cfg.ID, states, taken, asked, next)
 }
 
-func (s *scenario) schedule(h *simHook) []time.Duration {
-	if len(h.cfg.Schedule) > 0 {
-		return h.cfg.Schedule
-	}
-	return s.core.opts.Schedule
+// webhook is the stored webhook behind a simulated hook.
+func (s *scenario) webhook(h *simHook) *wal.Webhook {
+	return &wal.Webhook{ID: h.cfg.ID, Tenant: "acme", IsActive: h.cfg.Active, MaxBatchSize: h.cfg.MaxBatchSize,
+		RetrySchedule: h.cfg.Schedule}
 }
 
-func (s *scenario) addBatch(h *simHook, id wal.ID, events int) *simBatch {
-	b := &simBatch{n: len(s.batches) + 1, id: id, hook: h, events: events, status: wal.BatchPending}
+func (s *scenario) addBatch(h *simHook, rec *wal.Batch) *simBatch {
+	b := &simBatch{n: len(s.batches) + 1, id: rec.ID, hook: h, events: len(rec.Events), rec: rec}
 	s.batches = append(s.batches, b)
-	s.batchByID[id] = b
+	s.batchByID[b.id] = b
 	return b
 }
 
@@ -386,8 +389,8 @@ func (s *scenario) sent(h *simHook, b *simBatch) {
 		s.fatalf("send of batch %d under the wrong hook %s", b.n, h.name)
 	case b.inFlight:
 		s.fatalf("batch %d sent while already in flight", b.n)
-	case b.status != wal.BatchPending && b.status != wal.BatchRetrying:
-		s.fatalf("batch %d sent while %s", b.n, b.status)
+	case !b.rec.Open():
+		s.fatalf("batch %d sent while %s", b.n, b.rec.Status)
 	}
 	b.inFlight = true
 	n := s.core.opts.MaxInFlight
@@ -408,7 +411,7 @@ func (s *scenario) sent(h *simHook, b *simBatch) {
 			s.fatalf("ordered %s: %d in flight", h.name, n)
 		}
 		for _, o := range s.batches {
-			if o.hook == h && o != b && (o.status == wal.BatchPending || o.status == wal.BatchRetrying) &&
+			if o.hook == h && o != b && o.rec.Open() &&
 				compareIDs(o.id, b.id) < 0 {
 				s.fatalf("ordered %s: batch %d sent before the older open batch %d", h.name, b.n, o.n)
 			}
@@ -435,25 +438,30 @@ func (s *scenario) inFlight(h *simHook) int {
 // respond reports the outcome of attempts in flight, as runner.send does.
 func (s *scenario) respond(a *args) {
 	word, ra := a.pos(1), a.dur("retry-after", 0)
-	var v Verdict
+	var res Result
 	switch word {
 	case "timeout":
-		v = Classify(0, os.ErrDeadlineExceeded, 0)
+		res.Err = os.ErrDeadlineExceeded
 	case "refused":
-		v = Classify(0, syscall.ECONNREFUSED, 0)
+		res.Err = syscall.ECONNREFUSED
 	case "reset":
-		v = Classify(0, syscall.ECONNRESET, 0)
+		res.Err = syscall.ECONNRESET
 	case "backpressure":
-		v = Classify(0, fasthttp.ErrNoFreeConns, 0)
+		res.Err = fasthttp.ErrNoFreeConns
 	case "canceled":
-		v = Classify(0, context.Canceled, 0)
+		res.Err = context.Canceled
 	default:
 		code, err := strconv.Atoi(word)
 		if err != nil {
 			s.fatalf("respond: unknown outcome %q", word)
 		}
-		v = Classify(code, nil, ra)
+		res.StatusCode, res.RetryAfter = code, ra
 	}
+	if res.Err != nil {
+		res.Class = ClassOf(res.Err)
+	}
+	res.Started = s.now
+	v := Classify(res.StatusCode, res.Err, res.RetryAfter)
 	counted := v.Class != ClassBackpressure && v.Class != ClassCanceled
 	var targets []*simBatch
 	if h := s.hooks[a.pos(0)]; h != nil {
@@ -476,7 +484,11 @@ func (s *scenario) respond(a *args) {
 		out := s.core.Result(s.now, b.id, v, counted)
 		b.out = &out
 		if out.Counted {
-			b.status, b.attempts, b.max, b.attemptID = out.Status, out.Attempts, out.MaxAttempts, out.NextAttemptID
+			id := b.rec.NextAttemptID // the manual attempt's, as runner.send
+			if id.IsZero() {
+				id = s.newID(s.now)
+			}
+			b.rec, _ = s.core.RecordAttempt(b.rec, Attempted{ID: id, Result: res, Verdict: v, Done: s.now}, out)
 		}
 		if out.Deactivate && !b.hook.removed {
 			b.hook.cfg.Active = false // runner.deactivate → WebhookChanged
@@ -486,41 +498,40 @@ func (s *scenario) respond(a *args) {
 	}
 }
 
-// replay is Engine.Replay: one more attempt now, whatever the status.
+// replay is Engine.Replay: the record Core.ReplayBatch returns is stored
+// and handed to the core.
 func (s *scenario) replay(b *simBatch) {
-	if b.status != wal.BatchPending && b.status != wal.BatchRetrying {
-		b.status, b.max = wal.BatchRetrying, b.attempts+1
-	}
-	b.attemptID = s.newID(s.now)
-	s.core.Restore(BatchState{ID: b.id, Hook: b.hook.cfg.ID, Attempts: b.attempts, MaxAttempts: b.max,
-		NextAttemptAt: s.now, Trigger: wal.TriggerManual, AttemptID: b.attemptID})
+	b.rec, _ = s.core.ReplayBatch(s.now, b.rec, s.newID(s.now))
+	s.core.Restore(stateOf(b.rec, s.now))
 }
 
-// sendExpired is Engine.SendExpired for one batch: a fresh budget.
+// sendExpired is Engine.SendExpired for one expired batch: the record
+// Core.SendExpiredBatch returns is stored and handed to the core.
 func (s *scenario) sendExpired(b *simBatch) {
-	if b.status != wal.BatchExpired {
-		s.fatalf("sendexpired: batch %d is %s", b.n, b.status)
+	if b.rec.Status != wal.BatchExpired {
+		s.fatalf("sendexpired: batch %d is %s", b.n, b.rec.Status)
 	}
-	sched := s.schedule(b.hook)
-	b.status, b.max = wal.BatchRetrying, b.attempts+len(sched)
-	s.core.Restore(BatchState{ID: b.id, Hook: b.hook.cfg.ID, Attempts: b.attempts, MaxAttempts: b.max,
-		NextAttemptAt: s.now.Add(sched[0]), Trigger: wal.TriggerSendExpired})
+	b.rec = s.core.SendExpiredBatch(s.now, b.rec, b.hook.cfg.Schedule)
+	s.core.Restore(stateOf(b.rec, s.now))
 }
 
 // restore is a batch Engine.Start finds open in the store.
 func (s *scenario) restore(h *simHook, a *args) {
 	created := s.time(a.str("created", "+0s"))
-	b := s.addBatch(h, s.newID(created), a.int("events", 1))
-	b.attempts, b.max = a.int("attempts", 0), a.int("max", len(s.schedule(h)))
-	if b.attempts > 0 {
-		b.status = wal.BatchRetrying
+	events := make([]*wal.Event, a.int("events", 1))
+	for i := range events {
+		events[i] = &wal.Event{ID: s.newID(created)}
 	}
-	trig := a.str("trigger", "")
-	if trig == "auto" {
-		trig = ""
+	b := s.addBatch(h, s.core.OpenBatch(created, s.newID(created), s.webhook(h), events))
+	b.rec.Attempts, b.rec.MaxAttempts = a.int("attempts", 0), a.int("max", b.rec.MaxAttempts)
+	if b.rec.Attempts > 0 {
+		b.rec.Status = wal.BatchRetrying
 	}
-	s.core.Restore(BatchState{ID: b.id, Hook: h.cfg.ID, Attempts: b.attempts, MaxAttempts: b.max,
-		NextAttemptAt: s.time(a.str("next", "+0s")), Trigger: trig})
+	b.rec.NextAttemptAt, b.rec.NextTrigger = s.time(a.str("next", "+0s")), a.str("trigger", "")
+	if b.rec.NextTrigger == wal.TriggerAuto {
+		b.rec.NextTrigger = ""
+	}
+	s.core.Restore(stateOf(b.rec, s.now))
 }
 
 func (s *scenario) hook(name string) *simHook {

@@ -22,12 +22,7 @@ func (e *Engine) Replay(tenant string, webhook, batch wal.ID) (wal.ID, error) {
 		return wal.ID{}, err
 	}
 	now := e.clock.Now()
-	att := &wal.Attempt{ID: e.store.NewID(), BatchID: b.ID, WebhookID: b.WebhookID, Tenant: tenant,
-		Status: wal.AttemptScheduled, Trigger: wal.TriggerManual, ScheduledAt: now}
-	if !b.Open() {
-		b.Status, b.MaxAttempts = wal.BatchRetrying, b.Attempts+1
-	}
-	b.NextAttemptAt, b.NextAttemptID, b.NextTrigger = now, att.ID, wal.TriggerManual
+	b, att := e.core.ReplayBatch(now, b, e.store.NewID())
 	if err := e.store.SaveBatch(b, att); err != nil {
 		return wal.ID{}, err
 	}
@@ -74,7 +69,6 @@ func (e *Engine) SendExpired(tenant string, f ExpiredFilter) (int, error) {
 	now := e.clock.Now()
 	n := 0
 	for _, w := range hooks {
-		sched := e.core.scheduleFor(w.RetrySchedule)
 		var after wal.ID
 		for {
 			page, more, err := e.store.ListBatches(tenant, w.ID, after, 500, keep)
@@ -88,8 +82,7 @@ func (e *Engine) SendExpired(tenant string, f ExpiredFilter) (int, error) {
 					bl.Unlock()
 					continue
 				}
-				b.Status, b.MaxAttempts = wal.BatchRetrying, b.Attempts+len(sched)
-				b.NextAttemptAt, b.NextTrigger, b.NextAttemptID = now.Add(sched[0]), wal.TriggerSendExpired, wal.ID{}
+				b = e.core.SendExpiredBatch(now, b, w.RetrySchedule)
 				err = e.store.SaveBatch(b, nil)
 				if err == nil {
 					e.restore(b, now)

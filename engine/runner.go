@@ -181,19 +181,6 @@ func (e *Engine) Close(ctx context.Context) error {
 	return nil
 }
 
-func stateOf(b *wal.Batch, now time.Time) BatchState {
-	next := b.NextAttemptAt
-	if next.IsZero() {
-		next = now
-	}
-	st := BatchState{ID: b.ID, Hook: b.WebhookID, Attempts: b.Attempts, MaxAttempts: b.MaxAttempts,
-		NextAttemptAt: next, Trigger: b.NextTrigger, AttemptID: b.NextAttemptID, Events: len(b.Events)}
-	if len(b.Events) > 0 {
-		st.Oldest = b.Events[0].ID.Time()
-	}
-	return st
-}
-
 func (e *Engine) setHookLocked(w *wal.Webhook) {
 	e.hooks[w.ID] = w
 	e.core.SetHook(HookConfig{ID: w.ID, Active: w.IsActive, MaxBatchSize: w.MaxBatchSize,
@@ -232,8 +219,7 @@ func (e *Engine) WebhookDeleted(tenant string, id wal.ID) {
 			if err != nil {
 				continue
 			}
-			b.Status, b.NextAttemptAt = wal.BatchCancelled, time.Time{}
-			if err := e.store.SaveBatch(b, nil); err != nil {
+			if err := e.store.SaveBatch(e.core.CancelBatch(b), nil); err != nil {
 				e.log.Warn("engine: cancel batch", zap.Error(err))
 			} else {
 				e.stats.ended(wal.BatchCancelled)
@@ -351,8 +337,7 @@ func (e *Engine) open(a Action) {
 		// Deleted while we opened: WebhookDeleted could not see these.
 		e.mu.Unlock()
 		for _, b := range t.batches {
-			b.Status, b.NextAttemptAt = wal.BatchCancelled, time.Time{}
-			if err := e.store.SaveBatch(b, nil); err != nil {
+			if err := e.store.SaveBatch(e.core.CancelBatch(b), nil); err != nil {
 				e.log.Warn("engine: cancel batch", zap.Error(err))
 			}
 		}
@@ -438,15 +423,11 @@ func (e *Engine) take(a Action, w *wal.Webhook, after wal.ID, now time.Time) (t 
 	if len(ids) > 0 {
 		t.last = ids[len(ids)-1]
 	}
-	sched := e.core.scheduleFor(w.RetrySchedule)
 	for i := 0; i < len(events); i += a.Size {
 		chunk := events[i:min(i+a.Size, len(events))]
-		b := &wal.Batch{ID: e.store.NewID(), WebhookID: a.Hook, Tenant: w.Tenant, Status: wal.BatchPending,
-			MaxAttempts: len(sched), CreatedAt: now, NextAttemptAt: now.Add(sched[0])}
+		b := e.core.OpenBatch(now, e.store.NewID(), w, chunk)
 		size := 0
 		for _, ev := range chunk {
-			b.Events = append(b.Events, wal.BatchEvent{ID: ev.ID, Type: ev.Type})
-			b.Refs = mergeRefs(b.Refs, ev.Refs)
 			size += len(ev.Data) + 128
 		}
 		t.batches = append(t.batches, b)
@@ -454,22 +435,6 @@ func (e *Engine) take(a Action, w *wal.Webhook, after wal.ID, now time.Time) (t 
 	}
 	t.events = len(events)
 	return t
-}
-
-func mergeRefs(have, add []wal.Ref) []wal.Ref {
-	for _, r := range add {
-		dup := false
-		for _, h := range have {
-			if h == r {
-				dup = true
-				break
-			}
-		}
-		if !dup {
-			have = append(have, r)
-		}
-	}
-	return have
 }
 
 // send performs ActSend: one attempt of a batch, then its record.
@@ -514,14 +479,7 @@ func (e *Engine) send(a Action) {
 		e.core.Drop(a.Batch)
 		e.mu.Unlock()
 		defer e.kick()
-		scheduled := b.NextAttemptAt
-		b.Status, b.NextAttemptAt, b.NextAttemptID, b.NextTrigger = wal.BatchExpired, time.Time{}, wal.ID{}, ""
-		var att *wal.Attempt // a replay's attempt record, "scheduled" until now
-		if !a.AttemptID.IsZero() {
-			att = &wal.Attempt{ID: a.AttemptID, BatchID: b.ID, WebhookID: b.WebhookID, Tenant: b.Tenant,
-				Status: wal.AttemptFailed, Trigger: a.Trigger, ScheduledAt: scheduled,
-				Error: "expired: the batch's events are no longer stored (retention); nothing was sent"}
-		}
+		b, att := e.core.ExpireUnsent(b, a.Trigger, a.AttemptID)
 		if err := e.store.SaveBatch(b, att); err != nil {
 			e.log.Error("engine: expire batch", zap.String("batchId", b.ID.Text("bat_")), zap.Error(err))
 			return
@@ -532,7 +490,6 @@ func (e *Engine) send(a Action) {
 		e.batchExpired(w, b, "retention", "")
 		return
 	}
-	scheduled := b.NextAttemptAt
 	body, msgID := buildBody(w.MaxBatchSize, b.ID, events)
 	now := e.clock.Now()
 	res := e.disp.Send(e.ctx, &Request{URL: w.URL, MsgID: msgID, Timestamp: now.Unix(), Body: body,
@@ -560,25 +517,11 @@ func (e *Engine) send(a Action) {
 	if !out.Counted {
 		return
 	}
-	att := &wal.Attempt{ID: a.AttemptID, BatchID: b.ID, WebhookID: b.WebhookID, Tenant: b.Tenant,
-		Trigger: a.Trigger, ScheduledAt: scheduled, StartedAt: res.Started, Duration: res.Duration,
-		RequestHeaders: res.RequestHeaders, ResponseCode: res.StatusCode, ResponseBody: string(res.Body)}
-	if att.ID.IsZero() {
-		att.ID = e.store.NewID()
+	id := a.AttemptID
+	if id.IsZero() {
+		id = e.store.NewID()
 	}
-	if res.Err != nil {
-		att.Error = res.Class + ": " + res.Err.Error()
-	}
-	att.Status = wal.AttemptFailed
-	if v.Kind == Done {
-		att.Status = wal.AttemptSucceeded
-	}
-	b.Status, b.Attempts, b.MaxAttempts = out.Status, out.Attempts, out.MaxAttempts
-	b.NextAttemptAt, b.LastAttemptAt, b.LastStatus, b.LastCode = out.Next, res.Started, att.Status, res.StatusCode
-	b.NextAttemptID, b.NextTrigger = out.NextAttemptID, out.NextTrigger // a replay asked for meanwhile
-	if out.Status == wal.BatchDelivered {
-		b.DeliveredAt = done
-	}
+	b, att := e.core.RecordAttempt(b, Attempted{ID: id, Trigger: a.Trigger, Result: res, Verdict: v, Done: done}, out)
 	if err := e.store.SaveResult(b, att, out.Health); err != nil {
 		e.log.Error("engine: save attempt", zap.String("batchId", b.ID.Text("bat_")), zap.Error(err))
 		return
