@@ -12,12 +12,13 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"hookd/engine"
+	"hookd/engine/clocktest"
 	"hookd/wal"
 )
 
 // advance moves the fake clock by d once something is scheduled by then
 // (the engine schedules a retry just after the attempt the test saw).
-func advance(t *testing.T, clk *engine.FakeClock, d time.Duration) {
+func advance(t *testing.T, clk *clocktest.FakeClock, d time.Duration) {
 	t.Helper()
 	select {
 	case <-clk.ScheduledBy(clk.Now().Add(d)):
@@ -40,7 +41,7 @@ type opsEventBody struct {
 // subscriber of hookd.batch.expired does not feed itself; tenants cannot
 // publish reserved types.
 func TestOperationalEvents(t *testing.T) {
-	clk := engine.NewFakeClock(time.Now())
+	clk := clocktest.New(time.Now())
 	ds := newObservedServer(t, nil, func(o *engine.Options) {
 		o.Clock = clk
 		o.Core.UnhealthyAfter = 2
@@ -172,7 +173,7 @@ func TestOperationalEventsGone(t *testing.T) {
 // out), and never with the URL, payload or secret.
 func TestFailedAttemptLogsRateLimited(t *testing.T) {
 	core, logs := observer.New(zapcore.DebugLevel)
-	clk := engine.NewFakeClock(time.Now())
+	clk := clocktest.New(time.Now())
 	ds := newObservedServer(t, zap.New(core), func(o *engine.Options) { o.Clock = clk })
 	failing := newReceiver(t, 503)
 	sched := []string{"0s"}

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"hookd/engine/clocktest"
 )
 
 // The receiver-fault suite: every way a subscriber can misbehave ends
@@ -92,7 +94,7 @@ func TestSendRetryAfter(t *testing.T) {
 				}
 				fmt.Fprintf(c, "HTTP/1.1 %d Busy\r\n%sContent-Length: 0\r\n\r\n", tc.status, h)
 			})
-			d := newTestDispatcher(DispatcherOptions{Clock: NewFakeClock(now)})
+			d := newTestDispatcher(DispatcherOptions{Clock: clocktest.New(now)})
 			res := d.Send(context.Background(), testRequest(srv.url()))
 			if res.StatusCode != tc.status || res.RetryAfter != tc.want {
 				t.Fatalf("Send = %d, Retry-After %v (err %v); want %d, %v", res.StatusCode, res.RetryAfter, res.Err, tc.status, tc.want)

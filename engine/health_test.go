@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"hookd/engine/clocktest"
 	"hookd/wal"
 )
 
@@ -35,7 +36,7 @@ func TestHealthSurvivesRestart(t *testing.T) {
 	type run struct {
 		store    *deactivations
 		eng      *Engine
-		clock    *FakeClock
+		clock    *clocktest.FakeClock
 		attempts chan *wal.Attempt
 	}
 	start := func(at time.Time) *run {
@@ -43,7 +44,7 @@ func TestHealthSurvivesRestart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := &run{store: &deactivations{Store: st, updated: make(chan *wal.Webhook, 10)}, clock: NewFakeClock(at),
+		r := &run{store: &deactivations{Store: st, updated: make(chan *wal.Webhook, 10)}, clock: clocktest.New(at),
 			attempts: make(chan *wal.Attempt, 100)}
 		r.eng = New(Options{Store: r.store, Dispatcher: NewDispatcher(DispatcherOptions{Timeout: 2 * time.Second}),
 			Clock: r.clock, Core: opts, OnAttempt: func(b *wal.Batch, a *wal.Attempt) { r.attempts <- a }})

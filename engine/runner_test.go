@@ -2,16 +2,17 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"hookd/engine/clocktest"
 	"hookd/wal"
 )
 
@@ -36,13 +37,54 @@ func newSink(t *testing.T) *sink {
 	return r
 }
 
+// waitLimit bounds every wait of the runner's tests for what the engine
+// or a receiver reports; it only ends a wait for something that will not
+// come.
+const waitLimit = 10 * time.Second
+
+// recv returns the next value on ch, failing the test after waitLimit.
+func recv[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(waitLimit):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	var zero T
+	return zero
+}
+
+// advanceWhenScheduled moves clock by d once something falls due within
+// it: the engine schedules a retry after it reports the attempt before.
+func advanceWhenScheduled(t *testing.T, clock *clocktest.FakeClock, d time.Duration) {
+	t.Helper()
+	recv(t, clock.ScheduledBy(clock.Now().Add(d)), fmt.Sprintf("something scheduled within %v", d))
+	clock.Advance(d)
+}
+
 type rig struct {
 	store    *wal.Store
 	eng      *Engine
+	clock    *clocktest.FakeClock // nil: the wall clock
 	attempts chan *wal.Attempt
 }
 
+// newRig starts an engine on the wall clock over a store in dir (a new
+// temp dir when empty), for tests about the wall clock (signature
+// timestamps, socket deadlines).
 func newRig(t *testing.T, dir string, core CoreOptions) *rig {
+	t.Helper()
+	return startRig(t, dir, nil, core)
+}
+
+// newFakeRig starts an engine on a fake clock over a new store.
+func newFakeRig(t *testing.T, core CoreOptions) *rig {
+	t.Helper()
+	return startRig(t, "", clocktest.New(time.Now()), core)
+}
+
+func startRig(t *testing.T, dir string, clock *clocktest.FakeClock, core CoreOptions) *rig {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -51,9 +93,13 @@ func newRig(t *testing.T, dir string, core CoreOptions) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{store: st, attempts: make(chan *wal.Attempt, 100000)}
+	r := &rig{store: st, clock: clock, attempts: make(chan *wal.Attempt, 100000)}
+	var c Clock = RealClock{}
+	if clock != nil {
+		c = clock
+	}
 	r.eng = New(Options{Store: st, Dispatcher: NewDispatcher(DispatcherOptions{Timeout: 2 * time.Second}), Core: core,
-		OnAttempt: func(b *wal.Batch, a *wal.Attempt) { r.attempts <- a }})
+		Clock: c, OnAttempt: func(b *wal.Batch, a *wal.Attempt) { r.attempts <- a }})
 	if err := r.eng.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +119,7 @@ func (r *rig) webhook(t *testing.T, url string, size int) *wal.Webhook {
 
 func TestRunnerDelivers(t *testing.T) {
 	rc := newSink(t)
-	r := newRig(t, "", CoreOptions{})
+	r := newFakeRig(t, CoreOptions{})
 	r.webhook(t, rc.srv.URL, 1)
 	var evs []wal.EventInput
 	for i := 0; i < 50; i++ {
@@ -83,14 +129,10 @@ func TestRunnerDelivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 50; i++ {
-		select {
-		case <-rc.got:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("got %d of 50", i)
-		}
+		recv(t, rc.got, fmt.Sprintf("request %d of 50", i+1))
 	}
 	for i := 0; i < 50; i++ {
-		a := <-r.attempts
+		a := recv(t, r.attempts, fmt.Sprintf("attempt %d of 50", i+1))
 		if a.Status != wal.AttemptSucceeded {
 			t.Errorf("attempt %+v", a)
 		}
@@ -100,22 +142,19 @@ func TestRunnerDelivers(t *testing.T) {
 func TestRunnerRetriesThenDelivers(t *testing.T) {
 	rc := newSink(t)
 	rc.status.Store(500)
-	r := newRig(t, "", CoreOptions{Schedule: []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond, 10 * time.Millisecond}})
+	r := newFakeRig(t, CoreOptions{Schedule: []time.Duration{0, time.Minute, time.Minute, time.Minute}})
 	w := r.webhook(t, rc.srv.URL, 10)
 	if _, err := r.store.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`1`)}, {Type: "t", Data: []byte(`2`)}}); err != nil {
 		t.Fatal(err)
 	}
-	a := <-r.attempts
+	a := recv(t, r.attempts, "the first attempt")
 	if a.Status != wal.AttemptFailed || a.ResponseCode != 500 {
 		t.Fatalf("first attempt %+v", a)
 	}
 	rc.status.Store(200)
-	var once sync.Once
-	for a := range r.attempts {
-		if a.Status == wal.AttemptSucceeded {
-			once.Do(func() {})
-			break
-		}
+	advanceWhenScheduled(t, r.clock, time.Minute)
+	if a := recv(t, r.attempts, "the retry"); a.Status != wal.AttemptSucceeded {
+		t.Fatalf("retry %+v", a)
 	}
 	bs, _, err := r.store.ListBatches("acme", w.ID, wal.ID{}, 10, nil)
 	if err != nil || len(bs) != 1 || bs[0].Status != wal.BatchDelivered || len(bs[0].Events) != 2 {
@@ -160,20 +199,16 @@ func TestRunnerSkipsExpiredEvents(t *testing.T) {
 	}
 	attempts := make(chan *wal.Attempt, 10)
 	eng := New(Options{Store: &forgetful{Store: st, gone: res.IDs[0]}, Dispatcher: NewDispatcher(DispatcherOptions{}),
-		OnAttempt: func(b *wal.Batch, a *wal.Attempt) { attempts <- a }})
+		Clock: clocktest.New(time.Now()), OnAttempt: func(b *wal.Batch, a *wal.Attempt) { attempts <- a }})
 	if err := eng.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer eng.Close(context.Background())
-	select {
-	case body := <-rc.got:
-		if !strings.Contains(string(body), `"new"`) || strings.Contains(string(body), `"old"`) {
-			t.Errorf("body = %s, want only the stored event", body)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("nothing delivered: the missing event stalled the queue")
+	body := recv(t, rc.got, "a delivery (the missing event must not stall the queue)")
+	if !strings.Contains(string(body), `"new"`) || strings.Contains(string(body), `"old"`) {
+		t.Errorf("body = %s, want only the stored event", body)
 	}
-	<-attempts
+	recv(t, attempts, "the attempt")
 	if n, _ := st.QueueDepth(w.ID); n != 0 {
 		t.Errorf("queue depth %d after delivery, want 0 (the missing event's entry dropped too)", n)
 	}
@@ -200,10 +235,10 @@ func (s *amnesiac) SaveBatch(b *wal.Batch, a *wal.Attempt) error {
 	return err
 }
 
-// startAmnesiac starts an engine over an amnesiac store with one webhook
-// of tenant acme (maxBatchSize 10) that delivers to rc; both are closed
-// when the test ends.
-func startAmnesiac(t *testing.T, rc *sink, core CoreOptions) (*wal.Store, *amnesiac, *Engine, *wal.Webhook, chan *wal.Attempt) {
+// startAmnesiac starts an engine on clock over an amnesiac store with one
+// webhook of tenant acme (maxBatchSize 10) that delivers to rc; both are
+// closed when the test ends.
+func startAmnesiac(t *testing.T, rc *sink, clock Clock, core CoreOptions) (*wal.Store, *amnesiac, *Engine, *wal.Webhook, chan *wal.Attempt) {
 	t.Helper()
 	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
 	if err != nil {
@@ -212,7 +247,7 @@ func startAmnesiac(t *testing.T, rc *sink, core CoreOptions) (*wal.Store, *amnes
 	t.Cleanup(func() { st.Close() })
 	am := &amnesiac{Store: st, saved: make(chan *wal.Batch, 10)}
 	attempts := make(chan *wal.Attempt, 10)
-	eng := New(Options{Store: am, Dispatcher: NewDispatcher(DispatcherOptions{}), Core: core,
+	eng := New(Options{Store: am, Dispatcher: NewDispatcher(DispatcherOptions{}), Core: core, Clock: clock,
 		OnAttempt: func(b *wal.Batch, a *wal.Attempt) { attempts <- a }})
 	if err := eng.Start(); err != nil {
 		t.Fatal(err)
@@ -232,22 +267,19 @@ func startAmnesiac(t *testing.T, rc *sink, core CoreOptions) (*wal.Store, *amnes
 func TestRunnerExpiresBatchWithoutEvents(t *testing.T) {
 	rc := newSink(t)
 	rc.status.Store(500)
-	st, am, _, w, attempts := startAmnesiac(t, rc, CoreOptions{Schedule: []time.Duration{0, 10 * time.Millisecond, 10 * time.Millisecond}})
+	clock := clocktest.New(time.Now())
+	st, am, _, w, attempts := startAmnesiac(t, rc, clock, CoreOptions{Schedule: []time.Duration{0, time.Minute, time.Minute}})
 	if _, err := st.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`1`)}, {Type: "t", Data: []byte(`2`)}}); err != nil {
 		t.Fatal(err)
 	}
-	<-rc.got
+	recv(t, rc.got, "the first attempt's request")
 	am.forget.Store(true) // both events' retention ends before the retry
-	if a := <-attempts; a.Status != wal.AttemptFailed {
+	if a := recv(t, attempts, "the first attempt"); a.Status != wal.AttemptFailed {
 		t.Fatalf("first attempt %+v", a)
 	}
-	select {
-	case b := <-am.saved:
-		if b.Status != wal.BatchExpired || b.Attempts != 1 || !b.NextAttemptAt.IsZero() {
-			t.Errorf("batch after its events expired: status %s, attempts %d, next %v", b.Status, b.Attempts, b.NextAttemptAt)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the batch was never closed")
+	advanceWhenScheduled(t, clock, time.Minute)
+	if b := recv(t, am.saved, "the batch to be closed"); b.Status != wal.BatchExpired || b.Attempts != 1 || !b.NextAttemptAt.IsZero() {
+		t.Errorf("batch after its events expired: status %s, attempts %d, next %v", b.Status, b.Attempts, b.NextAttemptAt)
 	}
 	select {
 	case body := <-rc.got:
@@ -273,12 +305,12 @@ func mustOnlyBatch(t *testing.T, st *wal.Store, wh wal.ID) wal.ID {
 // and the batch as expired; nothing is sent.
 func TestReplayOfBatchWithoutEventsEndsItsAttempt(t *testing.T) {
 	rc := newSink(t)
-	st, am, eng, w, attempts := startAmnesiac(t, rc, CoreOptions{})
+	st, am, eng, w, attempts := startAmnesiac(t, rc, clocktest.New(time.Now()), CoreOptions{})
 	if _, err := st.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`1`)}}); err != nil {
 		t.Fatal(err)
 	}
-	<-rc.got
-	if a := <-attempts; a.Status != wal.AttemptSucceeded {
+	recv(t, rc.got, "the first attempt's request")
+	if a := recv(t, attempts, "the first attempt"); a.Status != wal.AttemptSucceeded {
 		t.Fatalf("first attempt %+v", a)
 	}
 	batch := mustOnlyBatch(t, st, w.ID)
@@ -287,11 +319,12 @@ func TestReplayOfBatchWithoutEventsEndsItsAttempt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	timeout := time.After(waitLimit)
 	for done := false; !done; {
 		select {
 		case b := <-am.saved:
 			done = b.Status == wal.BatchExpired
-		case <-time.After(10 * time.Second):
+		case <-timeout:
 			t.Fatal("the replayed batch was never closed")
 		}
 	}
@@ -333,7 +366,7 @@ func TestRunnerOpenFailureLosesNothing(t *testing.T) {
 	t.Cleanup(func() { st.Close() })
 	fs := &failingOpens{Store: st, failed: make(chan struct{}, 100)}
 	fs.n.Store(3)
-	clock := NewFakeClock(time.Now())
+	clock := clocktest.New(time.Now())
 	eng := New(Options{Store: fs, Dispatcher: NewDispatcher(DispatcherOptions{}), Clock: clock,
 		Core: CoreOptions{Schedule: []time.Duration{0}}})
 	if err := eng.Start(); err != nil {
@@ -354,15 +387,11 @@ func TestRunnerOpenFailureLosesNothing(t *testing.T) {
 	if _, err := st.Append("acme", evs); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		select {
-		case <-fs.failed:
-		case <-time.After(10 * time.Second):
-			t.Fatal("no open was tried")
-		}
+	for i := range 3 {
+		recv(t, fs.failed, fmt.Sprintf("failed open %d of 3", i+1))
 	}
 	got := map[string]bool{}
-	timeout := time.After(20 * time.Second)
+	timeout := time.After(2 * waitLimit)
 	for len(got) < events {
 		select {
 		case b := <-rc.got:
