@@ -21,8 +21,9 @@ const usage = `usage:
   hookd restore [--config FILE] --in FILE [--data DIR]
                                  restore a backup into an empty data dir, server stopped
   hookd version
-  hookd bench ingest [--url URL] [--clients N] [--batch N] [--size BYTES] [--duration D] [--rate N] [--runs N] [--token T]
-  hookd bench deliver [--url URL] [--webhooks N] [--max-batch-size N] [--events N] [--rate N] [--per-request N] [--runs N] [--token T]
+  hookd bench [SCENARIO ...] [--runs N] [--json] [--report DIR] [--url URL --token T] [...]
+                                 the performance lab: starts hookd and a receiver, prints
+                                 figures with this machine's ceilings (hookd bench --help)
   hookd help                     this text; every subcommand takes --help
 
 Settings: built-in defaults < --config FILE < HOOKD_<SECTION>_<KEY>

@@ -1,20 +1,14 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/valyala/fasthttp"
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// DeliverOptions configure an end-to-end delivery run: a local sink
+// DeliverOptions configure one end-to-end delivery run: a local sink
 // receives what hookd delivers for webhooks this run creates.
 type DeliverOptions struct {
 	URL          string // hookd base URL (it must allow private destinations)
@@ -23,7 +17,7 @@ type DeliverOptions struct {
 	MaxBatchSize int
 	Events       int // events to publish (each goes to every webhook)
 	Rate         int // published events/s; 0 = as fast as acknowledged
-	PerRequest   int // events per publish request, default 100 (1 when Rate is set low)
+	PerRequest   int // events per publish request, default 100
 	Clients      int // concurrent publishers, default 8
 	DataBytes    int
 	Timeout      time.Duration // give up waiting for deliveries after this long
@@ -31,187 +25,139 @@ type DeliverOptions struct {
 
 // DeliverResult is what a delivery run measured.
 type DeliverResult struct {
-	Deliveries int64 // (webhook, event) pairs received
+	Deliveries int64 // (webhook, event) pairs received, duplicates included
+	Unique     int64 // distinct (webhook, event) pairs
 	Requests   int64 // HTTP requests received by the sink
 	Elapsed    time.Duration
 	Published  time.Duration // from the first publish to the last acknowledgement
 	P50, P99   time.Duration // publish → receive latency of an event
 	Complete   bool
+	Latency    *hdrhistogram.Histogram `json:"-"`
 }
 
 // PerSec is the delivered (webhook, event) pairs per second.
-func (r DeliverResult) PerSec() float64 { return float64(r.Deliveries) / r.Elapsed.Seconds() }
+func (r DeliverResult) PerSec() float64 { return rate(r.Unique, r.Elapsed) }
 
 func (r DeliverResult) String() string {
 	return fmt.Sprintf("%d deliveries in %d requests in %.2fs (published in %.2fs): %.0f deliveries/s, latency p50 %s p99 %s, complete %v",
 		r.Deliveries, r.Requests, r.Elapsed.Seconds(), r.Published.Seconds(), r.PerSec(), r.P50.Round(10*time.Microsecond), r.P99.Round(10*time.Microsecond), r.Complete)
 }
 
-// sink counts events from delivered bodies; each event's data carries
-// "t":<unix nanos at publish>.
-type sink struct {
-	deliveries, requests atomic.Int64
-	want                 int64
-	done                 chan struct{}
-	once                 sync.Once
-	mu                   sync.Mutex
-	lat                  []time.Duration
-}
-
-var tKey = []byte(`"t":`)
-
-func (s *sink) handle(ctx *fasthttp.RequestCtx) {
-	now := time.Now().UnixNano()
-	s.requests.Add(1)
-	body := ctx.PostBody()
-	var local []time.Duration
-	for {
-		i := bytes.Index(body, tKey)
-		if i < 0 {
-			break
-		}
-		body = body[i+len(tKey):]
-		j := 0
-		for j < len(body) && body[j] >= '0' && body[j] <= '9' {
-			j++
-		}
-		if t, err := strconv.ParseInt(string(body[:j]), 10, 64); err == nil {
-			local = append(local, time.Duration(now-t))
-		}
-	}
-	s.mu.Lock()
-	s.lat = append(s.lat, local...)
-	s.mu.Unlock()
-	if s.deliveries.Add(int64(len(local))) >= s.want {
-		s.once.Do(func() { close(s.done) })
-	}
-	ctx.SetStatusCode(204)
+func (o *DeliverOptions) defaults() {
+	o.Webhooks = max(o.Webhooks, 1)
+	o.MaxBatchSize = max(o.MaxBatchSize, 1)
+	o.Events = max(o.Events, 1)
+	o.PerRequest = or(o.PerRequest, 100)
+	o.Clients = or(o.Clients, 8)
+	o.DataBytes = max(o.DataBytes, 100)
+	o.Timeout = or(o.Timeout, 2*time.Minute)
 }
 
 // Deliver creates the webhooks, publishes, and waits until the sink has
 // every (webhook, event) pair or Timeout passes.
 func Deliver(ctx context.Context, o DeliverOptions) (DeliverResult, error) {
-	o.Webhooks = max(o.Webhooks, 1)
-	o.MaxBatchSize = max(o.MaxBatchSize, 1)
-	o.Events = max(o.Events, 1)
-	if o.PerRequest <= 0 {
-		o.PerRequest = 100
-	}
-	if o.Clients <= 0 {
-		o.Clients = 8
-	}
-	o.DataBytes = max(o.DataBytes, 100)
-	if o.Timeout <= 0 {
-		o.Timeout = 2 * time.Minute
-	}
-	s := &sink{want: int64(o.Webhooks) * int64(o.Events), done: make(chan struct{})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	o.defaults()
+	return deliverOnce(ctx, newTarget(o.URL, o.Token, o.Clients), o, nil)
+}
+
+// deliverOnce is one delivery run against t; watch, when set, is started
+// once the sink is up and stopped at the end.
+func deliverOnce(ctx context.Context, t *target, o DeliverOptions, watch func(*Sink) func() watched) (DeliverResult, error) {
+	s, err := StartSink(SinkOptions{})
 	if err != nil {
 		return DeliverResult{}, err
 	}
-	srv := &fasthttp.Server{Handler: s.handle}
-	go srv.Serve(ln)
-	defer srv.Shutdown()
-
-	client := &fasthttp.Client{MaxConnsPerHost: o.Clients + 4}
-	do := func(method, path string, body []byte) ([]byte, int, error) {
-		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-		defer fasthttp.ReleaseRequest(req)
-		defer fasthttp.ReleaseResponse(resp)
-		req.SetRequestURI(o.URL + path)
-		req.Header.SetMethod(method)
-		req.Header.SetContentType("application/json")
-		if o.Token != "" {
-			req.Header.Set("Authorization", "Bearer "+o.Token)
-		}
-		req.SetBody(body)
-		if err := client.DoTimeout(req, resp, 30*time.Second); err != nil {
-			return nil, 0, err
-		}
-		return append([]byte(nil), resp.Body()...), resp.StatusCode(), nil
+	defer s.Close()
+	h := &hooks{t: t}
+	defer h.delete()
+	if err := h.createN(s, o.Webhooks, hookSpec{MaxBatchSize: o.MaxBatchSize}); err != nil {
+		return DeliverResult{}, err
 	}
-	// The run's webhooks subscribe to their own event type and are deleted
-	// at the end, so runs against one server do not feed each other's
-	// (by then dead) sinks.
-	typ := fmt.Sprintf("bench.deliver.%d", time.Now().UnixNano())
-	var hooks []string
-	defer func() {
-		for _, id := range hooks {
-			do("DELETE", "/v1/webhooks/"+id, nil)
-		}
-	}()
-	for i := 0; i < o.Webhooks; i++ {
-		b, code, err := do("POST", "/v1/webhooks", fmt.Appendf(nil, `{"url":"http://%s/w/%d","maxBatchSize":%d,"events":[%q]}`, ln.Addr(), i, o.MaxBatchSize, typ))
-		if err != nil || code != 201 {
-			return DeliverResult{}, fmt.Errorf("create webhook: %d %s %v", code, b, err)
-		}
-		var w struct{ ID string }
-		_ = json.Unmarshal(b, &w)
-		hooks = append(hooks, w.ID)
+	want := int64(o.Webhooks) * int64(o.Events)
+	done := s.Until(want)
+	if watch != nil {
+		stop := watch(s)
+		defer stop()
 	}
-	pad := bytes.Repeat([]byte("x"), o.DataBytes-60)
-	start := time.Now()
-	var sent atomic.Int64
-	var interval time.Duration
-	if o.Rate > 0 {
-		interval = time.Duration(float64(time.Second) * float64(o.PerRequest*o.Clients) / float64(o.Rate))
+	p := publish(ctx, t, pubOptions{Clients: o.Clients, PerRequest: o.PerRequest, Rate: float64(o.Rate),
+		Events: int64(o.Events), DataBytes: o.DataBytes})
+	if p.Errors > 0 {
+		return DeliverResult{}, fmt.Errorf("bench: publish: %d requests failed, first: %s", p.Errors, p.FirstError)
 	}
-	var wg sync.WaitGroup
-	var pubErr atomic.Value
-	for c := 0; c < o.Clients; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			next := time.Now().Add(time.Duration(c) * interval / time.Duration(o.Clients))
-			for ctx.Err() == nil {
-				first := sent.Add(int64(o.PerRequest)) - int64(o.PerRequest)
-				if first >= int64(o.Events) {
-					return
-				}
-				n := min(int64(o.PerRequest), int64(o.Events)-first)
-				if interval > 0 {
-					time.Sleep(time.Until(next)) // pacing the publisher, not waiting for a result
-					next = next.Add(interval)
-				}
-				b := []byte(`{"events":[`)
-				t := time.Now().UnixNano()
-				for k := int64(0); k < n; k++ {
-					if k > 0 {
-						b = append(b, ',')
-					}
-					// Appended by hand: fmt would cost the load generator a
-					// good share of the two cores it shares with hookd.
-					b = append(b, `{"type":"`...)
-					b = append(b, typ...)
-					b = append(b, `","data":{"t":`...)
-					b = strconv.AppendInt(b, t, 10)
-					b = append(b, `,"pad":"`...)
-					b = append(b, pad...)
-					b = append(b, `"}}`...)
-				}
-				b = append(b, "]}"...)
-				if body, code, err := do("POST", "/v1/events", b); err != nil || code != 202 {
-					pubErr.Store(fmt.Errorf("publish: %d %s %v", code, body, err))
-					return
-				}
-			}
-		}(c)
-	}
-	wg.Wait()
-	if e, _ := pubErr.Load().(error); e != nil {
-		return DeliverResult{}, e
-	}
-	r := DeliverResult{Published: time.Since(start)}
+	r := DeliverResult{Published: p.Elapsed()}
 	select {
-	case <-s.done:
+	case <-done:
 		r.Complete = true
 	case <-time.After(o.Timeout):
 	case <-ctx.Done():
 	}
-	r.Elapsed = time.Since(start)
-	r.Deliveries, r.Requests = s.deliveries.Load(), s.requests.Load()
-	s.mu.Lock()
-	r.P50, r.P99, _ = percentiles(s.lat)
-	s.mu.Unlock()
+	st := s.Stats()
+	r.Elapsed = st.Last.Sub(p.Start)
+	if !r.Complete {
+		r.Elapsed = time.Since(p.Start)
+	}
+	r.Deliveries, r.Unique, r.Requests = st.Deliveries, st.Unique, st.Requests
+	r.Latency = s.Latency()
+	r.P50, r.P99 = hq(r.Latency, 50), hq(r.Latency, 99)
 	return r, nil
+}
+
+// deliverCase is one configuration of the deliver scenario.
+type deliverCase struct {
+	kind                             string
+	mbs, hooks, events, clients, per int
+}
+
+// runDeliver (names read "size S, H hook(s), burst|steady N (clients×events per
+// request)") measures deliveries/s from the first publish to the last
+// receipt for maxBatchSize 1 and 100, one webhook and a hundred, after a
+// burst of single-event publishes from 32 clients and a steady stream of
+// 100-event publishes. Each configuration gets a fresh hookd. Ceiling:
+// loopback HTTP with bodies of the delivered size from 64 connections
+// (delivery.max_conns_per_host).
+func runDeliver(ctx context.Context, l *Lab) error {
+	cases := []deliverCase{
+		{"burst", 1, 1, 20_000, 32, 1},
+		{"burst", 100, 1, 20_000, 32, 1},
+		{"steady", 1, 1, 100_000, 8, 100},
+		{"steady", 100, 1, 100_000, 8, 100},
+		{"steady", 1, 100, 2_000, 8, 100},
+		{"steady", 100, 100, 5_000, 8, 100},
+	}
+	seen := map[deliverCase]bool{}
+	var lost, dups int64
+	for _, k := range cases {
+		k.mbs, k.hooks, k.events = or(l.o.MaxBatchSize, k.mbs), or(l.o.Webhooks, k.hooks), or(l.o.Events, k.events)
+		k.clients, k.per = or(l.o.Clients, k.clients), or(l.o.Batch, k.per)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		t, c, stop, err := l.server(ctx)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("size %d, %d hook(s), %s %s (%d×%d)",
+			k.mbs, k.hooks, k.kind, thousands(int64(k.events)), k.clients, k.per)
+		o := DeliverOptions{Webhooks: k.hooks, MaxBatchSize: k.mbs, Events: k.events, PerRequest: k.per,
+			Clients: k.clients, DataBytes: or(l.o.DataBytes, eventBytes), Rate: int(l.o.Rate), Timeout: l.o.Timeout}
+		o.defaults()
+		r, err := deliverOnce(ctx, t, o, func(s *Sink) func() watched { return l.watch(name, time.Second, s, c, nil) })
+		stop()
+		if err != nil {
+			return err
+		}
+		want := int64(k.hooks) * int64(k.events)
+		lost += want - r.Unique
+		dups += r.Deliveries - r.Unique
+		if !r.Complete {
+			l.prog.note("  %s: %d of %d deliveries after %s", name, r.Unique, want, l.o.Timeout)
+		}
+		l.fig(Figure{Name: name, Value: r.PerSec(), Unit: "deliveries/s",
+			Ceiling: l.ceil.httpEvents(k.mbs), CeilingOf: "loopback HTTP, delivered body, 64 conns"})
+		l.fig(Figure{Name: name + ", p99", Value: ms(r.P99), Unit: "ms"})
+	}
+	l.fig(Figure{Name: "lost (all configurations)", Value: float64(lost), Want: "0"})
+	l.fig(Figure{Name: "duplicates (all configurations)", Value: float64(dups)})
+	return nil
 }

@@ -1,0 +1,105 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// runLatency publishes single events at fixed rates to one webhook of
+// maxBatchSize 1 and reads publish → receive latency from the sink (each
+// event carries the time it was due, so a stalled server is charged for
+// its stall), and the child's CPU per event, ingest and delivery
+// together. Floors: one raw fdatasync plus one loopback round trip for
+// latency; one raw write+fdatasync's CPU for CPU per event. Before the
+// first rate, the idle child's CPU over a few seconds.
+func runLatency(ctx context.Context, l *Lab) error {
+	rates := []float64{150, 1000, 5000, 20000}
+	if l.o.Rate > 0 {
+		rates = []float64{l.o.Rate}
+	}
+	for i, r := range rates {
+		t, c, stop, err := l.server(ctx)
+		if err != nil {
+			return err
+		}
+		err = latencyAt(ctx, l, t, c, r, i == 0)
+		stop()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle bool) error {
+	s, err := StartSink(SinkOptions{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	h := &hooks{t: t}
+	defer h.delete()
+	if err := h.createN(s, 1, hookSpec{MaxBatchSize: 1}); err != nil {
+		return err
+	}
+	if idle && c != nil {
+		const d = 3 * time.Second
+		l.prog.set("latency: idle CPU for %s", d)
+		cpu0 := c.CPU()
+		time.Sleep(d) // measuring an idle process: the wait is the measurement
+		l.fig(Figure{Name: "idle, one webhook", Value: 100 * float64(c.CPU()-cpu0) / float64(d), Unit: "% of a core"})
+	}
+	name := fmt.Sprintf("%s events/s", thousands(int64(r)))
+	var live atomic.Int64
+	var cpu0 time.Duration
+	if c != nil {
+		cpu0 = c.CPU()
+	}
+	stopWatch := l.watch(name, time.Second, s, c, &live)
+	p := publish(ctx, t, pubOptions{Clients: or(l.o.Clients, 64), PerRequest: 1, Rate: r,
+		Duration: or(l.o.Duration, 5*time.Second), DataBytes: or(l.o.DataBytes, eventBytes), Live: &live})
+	complete := l.waitFor(ctx, s, p.Events)
+	stopWatch()
+	if p.Events == 0 {
+		return fmt.Errorf("no event acknowledged at %s (%d errors, first: %s)", name, p.Errors, p.FirstError)
+	}
+	st := s.Stats()
+	lat := s.Latency()
+	floor := ms(l.ceil.LatencyFloor())
+	of := "fdatasync p50 + loopback RTT"
+	l.fig(Figure{Name: name + ", published", Value: p.PerSec(), Unit: "events/s", Ceiling: r, CeilingOf: "the rate asked for"})
+	for _, q := range []struct {
+		name string
+		q    float64
+	}{{"p50", 50}, {"p99", 99}, {"p999", 99.9}, {"max", 100}} {
+		l.fig(Figure{Name: name + ", " + q.name, Value: ms(hq(lat, q.q)), Unit: "ms", Lower: true, Ceiling: floor, CeilingOf: of})
+	}
+	if c != nil {
+		cpu := c.CPU() - cpu0
+		l.fig(Figure{Name: name + ", CPU per event (ingest + delivery)", Value: ms(cpu) / float64(p.Events), Unit: "CPU-ms",
+			Lower: true, Ceiling: ms(l.ceil.FsyncCPU), CeilingOf: "CPU of one write+fdatasync"})
+	}
+	if lost := p.Events - st.Unique; lost > 0 || !complete {
+		l.fig(Figure{Name: name + ", not delivered", Value: float64(max(lost, 0)), Want: "0"})
+	}
+	l.curve(name, lat)
+	return nil
+}
+
+// curve keeps a latency distribution for the report.
+func (l *Lab) curve(name string, h *hdrhistogram.Histogram) {
+	if h.TotalCount() == 0 {
+		return
+	}
+	c := Curve{Name: l.scenario + " " + name}
+	for _, q := range []float64{50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99} {
+		c.Points = append(c.Points, Point{q, ms(hq(h, q))})
+	}
+	l.mu.Lock()
+	l.curves = append(l.curves, c)
+	l.mu.Unlock()
+}
