@@ -102,7 +102,7 @@ func WriteTable(w io.Writer, figs []Figure) error {
 	t := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(t, "SCENARIO\tFIGURE\tVALUE\tCEILING\tRATIO\tCEILING IS")
 	for _, f := range figs {
-		val := formatValue(f.Value) + " " + f.Unit
+		val := strings.TrimSpace(formatValue(f.Value) + " " + f.Unit)
 		if f.Missed() {
 			val += " (want " + f.Want + ")"
 		}

@@ -295,36 +295,44 @@ func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *a
 	if s != nil {
 		s.Window()
 	}
+	prev, prevT := count(), t0
+	sample := func(now time.Time) {
+		x := now.Sub(t0).Seconds()
+		n := count()
+		r := rate(n-prev, now.Sub(prevT))
+		prev, prevT = n, now
+		tput.Points = append(tput.Points, Point{x, r})
+		line := fmt.Sprintf("%s %s: %5.0fs %s events/s", l.scenario, name, x, thousands(int64(r)))
+		if s != nil {
+			if w := s.Window(); w.TotalCount() > 0 {
+				p99 := float64(w.ValueAtQuantile(99)) / 1000
+				lat.Points = append(lat.Points, Point{x, p99})
+				line += fmt.Sprintf(", p99 %s ms", formatValue(p99))
+			}
+		}
+		if c != nil {
+			if m := c.RSS(); m > 0 {
+				rss.Points = append(rss.Points, Point{x, float64(m) / (1 << 20)})
+				line += fmt.Sprintf(", RSS %.0f MiB", float64(m)/(1<<20))
+			}
+		}
+		l.prog.set("%s", line)
+	}
 	go func() {
 		defer close(finished)
 		tick := time.NewTicker(step)
 		defer tick.Stop()
-		prev, prevT := count(), t0
 		for {
 			select {
 			case <-done:
+				// A last, shorter step, so a load shorter than a step
+				// still has its point.
+				if now := time.Now(); now.Sub(prevT) >= step/10 {
+					sample(now)
+				}
 				return
 			case now := <-tick.C:
-				x := now.Sub(t0).Seconds()
-				n := count()
-				r := rate(n-prev, now.Sub(prevT))
-				prev, prevT = n, now
-				tput.Points = append(tput.Points, Point{x, r})
-				line := fmt.Sprintf("%s %s: %5.0fs %s events/s", l.scenario, name, x, thousands(int64(r)))
-				if s != nil {
-					if w := s.Window(); w.TotalCount() > 0 {
-						p99 := float64(w.ValueAtQuantile(99)) / 1000
-						lat.Points = append(lat.Points, Point{x, p99})
-						line += fmt.Sprintf(", p99 %s ms", formatValue(p99))
-					}
-				}
-				if c != nil {
-					if m := c.RSS(); m > 0 {
-						rss.Points = append(rss.Points, Point{x, float64(m) / (1 << 20)})
-						line += fmt.Sprintf(", RSS %.0f MiB", float64(m)/(1<<20))
-					}
-				}
-				l.prog.set("%s", line)
+				sample(now)
 			}
 		}
 	}()

@@ -60,7 +60,9 @@ func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle
 		cpu0 = c.CPU()
 	}
 	stopWatch := l.watch(name, time.Second, s, c, &live)
-	p := publish(ctx, t, pubOptions{Clients: or(l.o.Clients, 64), PerRequest: 1, Rate: r,
+	// Enough publishers that each has 10 ms between its requests: a
+	// stalling server then queues due events rather than idle clients.
+	p := publish(ctx, t, pubOptions{Clients: or(l.o.Clients, max(64, int(r/100))), PerRequest: 1, Rate: r,
 		Duration: or(l.o.Duration, 5*time.Second), DataBytes: or(l.o.DataBytes, eventBytes), Live: &live})
 	complete := l.waitFor(ctx, s, p.Events)
 	stopWatch()
