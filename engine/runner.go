@@ -46,22 +46,25 @@ type Engine struct {
 	fresh   map[wal.ID]*freshBatch // opened, not yet attempted: events kept for the first send
 	taken   map[wal.ID]wal.ID      // per webhook: the last queue entry an open took (its commit may be pending)
 	freshN  int                    // bytes held by fresh
-	timer   Timer
+	timer   *ownedTimer            // the loop's next wake
 	timerAt time.Time
 
-	wake   chan struct{}
-	ctx    context.Context
-	cancel context.CancelFunc
+	wake  chan struct{} // one slot: the loop has something to look at
+	inbox *inbox        // new queue entries (inbox.go)
 	// batchMu serializes the read-modify-write of one batch's record
 	// (an attempt's result against a replay or sendexpired), striped by
 	// batch id. Lock order: batchMu before mu.
 	batchMu [64]sync.Mutex
 
-	runMu   sync.Mutex     // orders wg.Add in goDo before wg.Wait in Close
-	closing bool           // guarded by runMu
-	wg      sync.WaitGroup // actions in progress
-	stopped chan struct{}
-	cutOff  atomic.Int64 // attempts Close cut off
+	// Every goroutine the engine starts is counted in wg (lifetime.go):
+	// the loop, actions in progress, and timers pending or running.
+	runMu   sync.Mutex // orders each wg.Add before wg.Wait in Close
+	closing bool       // guarded by runMu: no new work
+	timers  map[*ownedTimer]struct{}
+	cancel  context.CancelFunc // guarded by runMu: cancels the sends of a started engine
+	wg      sync.WaitGroup
+	stopped chan struct{} // closed by Close: the loop ends
+	cutOff  atomic.Int64  // attempts Close cut off
 
 	stats   *counters  // metrics (observe.go)
 	failLog failLog    // rate limit of failed-attempt lines (observe_log.go)
@@ -86,99 +89,14 @@ func New(o Options) *Engine {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	e := &Engine{store: o.Store, disp: o.Dispatcher, clock: o.Clock, log: o.Logger, on: o.OnAttempt,
 		core: NewCore(o.Core), hooks: map[wal.ID]*wal.Webhook{}, fresh: map[wal.ID]*freshBatch{}, taken: map[wal.ID]wal.ID{},
-		wake: make(chan struct{}, 1), ctx: ctx, cancel: cancel, stopped: make(chan struct{}), stats: newCounters()}
+		wake: make(chan struct{}, 1), inbox: newInbox(), timers: map[*ownedTimer]struct{}{}, stopped: make(chan struct{}),
+		stats: newCounters()}
 	if app, ok := o.Store.(appender); ok && !o.NoOperationalEvents {
 		e.pub = newPublisher(app, o.Logger, e.stats, o.Clock.Now, e.wantsOps)
 	}
 	return e
-}
-
-// Start rebuilds the schedule from the store — webhooks, what waits in
-// their queues, open batches — and starts delivering.
-func (e *Engine) Start() error {
-	// Listen first: what is appended while we load is either seen by the
-	// peek below or reported to the listener (Queued ignores unknown hooks
-	// until they are set, and the peek then sees their entries).
-	e.store.OnQueued(e.queued)
-	now := e.clock.Now()
-	e.mu.Lock()
-	for _, w := range e.store.Webhooks() {
-		e.setHookLocked(w)
-		if w.IsActive {
-			if h, ok, err := e.store.Health(w.ID); err != nil {
-				e.mu.Unlock()
-				return err
-			} else if ok {
-				e.core.RestoreHealth(w.ID, h)
-			}
-		}
-		ids, err := e.store.PeekQueue(w.ID, wal.ID{}, max(w.MaxBatchSize, 1)+1)
-		if err != nil {
-			e.mu.Unlock()
-			return err
-		}
-		if len(ids) > 0 {
-			e.core.Queued(now, w.ID, len(ids), ids[0].Time())
-		}
-	}
-	err := e.store.EachOpenBatch(func(b *wal.Batch) error {
-		e.core.Restore(stateOf(b, now))
-		return nil
-	})
-	e.mu.Unlock()
-	if err != nil {
-		return err
-	}
-	e.pub.start()
-	go e.loop()
-	e.kick()
-	return nil
-}
-
-// Close stops starting work and waits for attempts in flight until ctx
-// ends; then it cuts them off: the dispatcher closes their connections
-// (Abort), their results are not recorded, and their batches stay open in
-// the store as they were, to be retried after restart. It returns when
-// the engine has stopped touching the store; nil even when it cut
-// attempts off, as that is what shutting down within a deadline means.
-func (e *Engine) Close(ctx context.Context) error {
-	e.mu.Lock()
-	if e.timer != nil {
-		e.timer.Stop()
-	}
-	e.mu.Unlock()
-	e.runMu.Lock()
-	if e.closing {
-		e.runMu.Unlock()
-		return nil
-	}
-	e.closing = true
-	close(e.stopped)
-	e.runMu.Unlock()
-	done := make(chan struct{})
-	go func() { e.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		e.cancel()
-		e.pub.stop(true) // what the last attempts caused is appended
-		return nil
-	case <-ctx.Done():
-	}
-	// Out of time: operational events still queued are dropped.
-	defer e.pub.stop(false)
-	e.cancel() // sends not begun yet: canceled
-	if e.disp != nil {
-		e.disp.Abort() // sends in flight: return now
-	}
-	<-done
-	if n := e.cutOff.Load(); n > 0 {
-		e.log.Info("engine: attempts in flight cut off at shutdown; their batches stay open and are retried after restart",
-			zap.Int64("attempts", n))
-	}
-	return nil
 }
 
 func (e *Engine) setHookLocked(w *wal.Webhook) {
@@ -232,71 +150,6 @@ func (e *Engine) WebhookDeleted(tenant string, id wal.ID) {
 			}
 		}
 	})
-}
-
-// queued is the store's fan-out listener (runs on the committer).
-func (e *Engine) queued(counts map[wal.ID]int) {
-	now := e.clock.Now()
-	e.mu.Lock()
-	for id, n := range counts {
-		e.core.Queued(now, id, n, time.Time{})
-	}
-	e.mu.Unlock()
-	e.kick()
-}
-
-func (e *Engine) kick() {
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
-}
-
-// goDo runs f as tracked work unless the engine is closing.
-func (e *Engine) goDo(f func()) {
-	e.runMu.Lock()
-	defer e.runMu.Unlock()
-	if e.closing {
-		return
-	}
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		f()
-	}()
-}
-
-func (e *Engine) loop() {
-	for {
-		select {
-		case <-e.stopped:
-			return
-		case <-e.wake:
-		}
-		now := e.clock.Now()
-		e.mu.Lock()
-		acts := e.core.Step(now)
-		next, ok := e.core.NextWake()
-		if ok && !next.IsZero() && (e.timer == nil || !next.Equal(e.timerAt)) {
-			if e.timer != nil {
-				e.timer.Stop()
-			}
-			e.timerAt = next
-			e.timer = e.clock.AfterFunc(max(next.Sub(now), 0), e.kick)
-		} else if ok && next.IsZero() {
-			e.kick() // more is dirty
-		}
-		e.mu.Unlock()
-		for _, a := range acts {
-			a := a
-			switch a.Kind {
-			case ActOpen:
-				e.goDo(func() { e.open(a) })
-			case ActSend:
-				e.goDo(func() { e.send(a) })
-			}
-		}
-	}
 }
 
 // open performs ActOpen: it takes events from the queue into new batches,
@@ -373,7 +226,7 @@ func (e *Engine) openFailed(hook wal.ID, t taking, err error) {
 	delete(e.taken, hook)
 	e.mu.Unlock()
 	n := t.events + len(t.gone)
-	e.clock.AfterFunc(openRetry, func() { e.queued(map[wal.ID]int{hook: n}) })
+	e.after(openRetry, func() { e.inbox.push(e.clock.Now(), map[wal.ID]int{hook: n}) })
 }
 
 // taking is what one open took from a webhook's queue.
@@ -437,8 +290,9 @@ func (e *Engine) take(a Action, w *wal.Webhook, after wal.ID, now time.Time) (t 
 	return t
 }
 
-// send performs ActSend: one attempt of a batch, then its record.
-func (e *Engine) send(a Action) {
+// send performs ActSend: one attempt of a batch, then its record. ctx
+// ends when Close runs out of time: the send is cut off.
+func (e *Engine) send(ctx context.Context, a Action) {
 	e.mu.Lock()
 	w := e.hooks[a.Hook]
 	f := e.fresh[a.Batch]
@@ -492,11 +346,11 @@ func (e *Engine) send(a Action) {
 	}
 	body, msgID := buildBody(w.MaxBatchSize, b.ID, events)
 	now := e.clock.Now()
-	res := e.disp.Send(e.ctx, &Request{URL: w.URL, MsgID: msgID, Timestamp: now.Unix(), Body: body,
+	res := e.disp.Send(ctx, &Request{URL: w.URL, MsgID: msgID, Timestamp: now.Unix(), Body: body,
 		Secrets: liveSecrets(w, now), Headers: w.CustomHeaders, Gzip: w.Compression == "gzip"})
 	v := Classify(res.StatusCode, res.Err, res.RetryAfter)
 	counted := res.Class != ClassBackpressure && res.Class != ClassCanceled
-	if res.Class == ClassCanceled && res.Err != nil && e.ctx.Err() != nil {
+	if res.Class == ClassCanceled && res.Err != nil && ctx.Err() != nil {
 		e.cutOff.Add(1)
 	}
 	done := e.clock.Now()

@@ -1,0 +1,244 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"go.uber.org/zap"
+
+	"hookd/wal"
+)
+
+// The engine's goroutines and its start and stop. The engine owns every
+// goroutine it starts: the loop, each action (open, send, a deleted
+// webhook's cleanup), and each timer's callback (the loop's wake, an open's
+// retry) are counted in one WaitGroup from the moment they are started or
+// scheduled, and refused once Close has begun; the operational-events
+// publisher is started by Start and stopped by Close (observe_publish.go).
+// Close returns only after all of them have ended. No engine code runs on
+// another package's goroutine: the store's fan-out notifications only go
+// into the engine's inbox (inbox.go), which the loop drains.
+
+// Start rebuilds the schedule from the store — webhooks, what waits in
+// their queues, open batches — and starts delivering. It reads the store
+// without holding the engine's lock.
+func (e *Engine) Start() error {
+	// Listen first: what is appended while we load is either seen by the
+	// peek below or waits in the inbox until the loop runs (the core counts
+	// only webhooks it knows; an entry counted twice is corrected by the
+	// open that finds fewer).
+	e.store.OnQueued(func(counts map[wal.ID]int) { e.inbox.push(e.clock.Now(), counts) })
+	now := e.clock.Now()
+	type loaded struct {
+		w         *wal.Webhook
+		health    wal.HookHealth
+		hasHealth bool
+		queued    []wal.ID
+	}
+	var hooks []loaded
+	for _, w := range e.store.Webhooks() {
+		l := loaded{w: w}
+		if w.IsActive {
+			var err error
+			if l.health, l.hasHealth, err = e.store.Health(w.ID); err != nil {
+				return err
+			}
+		}
+		ids, err := e.store.PeekQueue(w.ID, wal.ID{}, max(w.MaxBatchSize, 1)+1)
+		if err != nil {
+			return err
+		}
+		l.queued = ids
+		hooks = append(hooks, l)
+	}
+	var open []BatchState // bounded: at most MaxOpen per webhook
+	if err := e.store.EachOpenBatch(func(b *wal.Batch) error {
+		open = append(open, stateOf(b, now))
+		return nil
+	}); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	for _, l := range hooks {
+		e.setHookLocked(l.w)
+		if l.hasHealth {
+			e.core.RestoreHealth(l.w.ID, l.health)
+		}
+		if len(l.queued) > 0 {
+			e.core.Queued(now, l.w.ID, len(l.queued), l.queued[0].Time())
+		}
+	}
+	for _, st := range open {
+		e.core.Restore(st)
+	}
+	e.mu.Unlock()
+
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	if e.closing || e.cancel != nil {
+		return nil // closed before it started, or started already
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.pub.start()
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		e.loop(ctx)
+	}()
+	e.kick()
+	return nil
+}
+
+// Close stops starting work and waits for attempts in flight until ctx
+// ends; then it cuts them off: the dispatcher closes their connections
+// (Abort), their results are not recorded, and their batches stay open in
+// the store as they were, to be retried after restart. It returns when
+// every goroutine the engine started has ended, so the engine no longer
+// touches the store; nil even when it cut attempts off, as that is what
+// shutting down within a deadline means.
+func (e *Engine) Close(ctx context.Context) error {
+	e.runMu.Lock()
+	if e.closing {
+		e.runMu.Unlock()
+		return nil
+	}
+	e.closing = true
+	close(e.stopped)
+	timers, cancel := e.timers, e.cancel
+	e.timers = nil
+	e.runMu.Unlock()
+	if cancel == nil {
+		cancel = func() {}
+	}
+	for t := range timers {
+		t.stop() // a callback already running is waited for below
+	}
+	done := make(chan struct{})
+	go func() { e.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		cancel()
+		e.pub.stop(true) // what the last attempts caused is appended
+		return nil
+	case <-ctx.Done():
+	}
+	// Out of time: operational events still queued are dropped.
+	defer e.pub.stop(false)
+	cancel() // sends not begun yet: canceled
+	if e.disp != nil {
+		e.disp.Abort() // sends in flight: return now
+	}
+	<-done
+	if n := e.cutOff.Load(); n > 0 {
+		e.log.Info("engine: attempts in flight cut off at shutdown; their batches stay open and are retried after restart",
+			zap.Int64("attempts", n))
+	}
+	return nil
+}
+
+func (e *Engine) kick() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// goDo runs f as tracked work unless the engine is closing.
+func (e *Engine) goDo(f func()) {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	if e.closing {
+		return
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		f()
+	}()
+}
+
+// ownedTimer is a clock timer the engine owns: counted in e.wg from when
+// it is scheduled until its callback has returned or it is stopped.
+type ownedTimer struct {
+	e *Engine
+	t Timer
+}
+
+// after calls f on the clock's goroutine once d has passed, as tracked
+// work: Close stops the timer, or waits for its callback if it has begun.
+// It returns nil (and never calls f) when the engine is closing.
+func (e *Engine) after(d time.Duration, f func()) *ownedTimer {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
+	if e.closing {
+		return nil
+	}
+	ot := &ownedTimer{e: e}
+	e.wg.Add(1)
+	e.timers[ot] = struct{}{}
+	ot.t = e.clock.AfterFunc(d, func() {
+		defer e.wg.Done()
+		e.runMu.Lock()
+		closing := e.closing
+		delete(e.timers, ot)
+		e.runMu.Unlock()
+		if !closing {
+			f()
+		}
+	})
+	return ot
+}
+
+// stop prevents the callback if it has not begun (nil: nothing to stop).
+func (ot *ownedTimer) stop() {
+	if ot == nil || !ot.t.Stop() {
+		return // fired: its callback counts itself done
+	}
+	e := ot.e
+	e.runMu.Lock()
+	if e.timers != nil {
+		delete(e.timers, ot)
+	}
+	e.runMu.Unlock()
+	e.wg.Done()
+}
+
+// loop is the engine's one scheduling goroutine: it takes in what the
+// inbox holds, steps the core, keeps one timer for the core's next wake,
+// and starts the actions the core returns. ctx is handed to the sends.
+func (e *Engine) loop(ctx context.Context) {
+	var notes []queuedNote
+	for {
+		select {
+		case <-e.stopped:
+			return
+		case <-e.wake:
+		case <-e.inbox.signal():
+		}
+		notes = e.inbox.drain(notes)
+		now := e.clock.Now()
+		e.mu.Lock()
+		for _, n := range notes {
+			e.core.Queued(n.at, n.hook, n.n, time.Time{})
+		}
+		acts := e.core.Step(now)
+		next, ok := e.core.NextWake()
+		if ok && !next.IsZero() && (e.timer == nil || !next.Equal(e.timerAt)) {
+			e.timer.stop()
+			e.timerAt = next
+			e.timer = e.after(max(next.Sub(now), 0), e.kick)
+		} else if ok && next.IsZero() {
+			e.kick() // more is dirty
+		}
+		e.mu.Unlock()
+		for _, a := range acts {
+			switch a.Kind {
+			case ActOpen:
+				e.goDo(func() { e.open(a) })
+			case ActSend:
+				e.goDo(func() { e.send(ctx, a) })
+			}
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"hookd/engine/clocktest"
+	"hookd/wal"
+)
+
+// engineGoroutines returns the stacks of the goroutines running engine
+// code (the loop, actions, timer callbacks, the publisher).
+func engineGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []string
+	for _, g := range bytes.Split(buf, []byte("\n\n")) {
+		if s := string(g); strings.Contains(s, "hookd/engine.(*Engine)") || strings.Contains(s, "hookd/engine.(*publisher)") {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Close returns only after every goroutine the engine started has ended:
+// the loop, sends, opens, a deleted webhook's cleanup, the
+// operational-events publisher, the loop's wake timer and an open's retry
+// timer (both pending here), and no timer of the engine's is left to fire.
+func TestCloseWaitsForEveryGoroutine(t *testing.T) {
+	t.Run("wall clock", func(t *testing.T) { closeWaits(t, nil) })
+	t.Run("fake clock", func(t *testing.T) { closeWaits(t, clocktest.New(time.Now())) })
+}
+
+func closeWaits(t *testing.T, fake *clocktest.FakeClock) {
+	var clock Clock = RealClock{}
+	if fake != nil {
+		clock = fake
+	}
+	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	fs := &failingOpens{Store: st, failed: make(chan struct{}, 10)}
+	fs.n.Store(1) // one of the two webhooks' opens fails: its retry waits openRetry
+	attempts := make(chan *wal.Attempt, 10)
+	refused := func(string) (net.Conn, error) { return nil, syscall.ECONNREFUSED }
+	eng := New(Options{Store: fs, Dispatcher: NewDispatcher(DispatcherOptions{Dial: refused}), Clock: clock,
+		Core:      CoreOptions{Schedule: []time.Duration{0, time.Hour}}, // a failed attempt's retry waits an hour
+		OnAttempt: func(_ *wal.Batch, a *wal.Attempt) { attempts <- a }})
+	before := runtime.NumGoroutine()
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var hooks []*wal.Webhook
+	for _, typ := range []string{"a", "b"} {
+		w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: "http://127.0.0.1:9/" + typ, IsActive: true,
+			MaxBatchSize: 1, Events: []string{typ}, Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+		if err := st.CreateWebhook(w); err != nil {
+			t.Fatal(err)
+		}
+		eng.WebhookChanged(w)
+		hooks = append(hooks, w)
+	}
+	if _, err := st.Append("acme", []wal.EventInput{{Type: "a", Data: []byte(`1`)}, {Type: "b", Data: []byte(`2`)}}); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, fs.failed, "the failed open")
+	if a := recv(t, attempts, "the other webhook's attempt"); a.Status != wal.AttemptFailed {
+		t.Fatalf("attempt %+v; want failed (connection refused)", a)
+	}
+	if len(engineGoroutines()) == 0 {
+		t.Fatal("no engine goroutine found while running: the stack filter is wrong")
+	}
+	eng.WebhookDeleted("acme", hooks[0].ID)
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := eng.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := engineGoroutines(); len(left) > 0 {
+		t.Fatalf("Close returned with %d engine goroutines running:\n%s", len(left), strings.Join(left, "\n\n"))
+	}
+	if fake != nil && fake.Pending() > 0 {
+		t.Errorf("%d timers still scheduled after Close; want every one stopped", fake.Pending())
+	}
+	// Nothing else the engine started lingers either (the dispatcher's
+	// dials, the Close helper): the count comes back to what it was. A
+	// goroutine that has returned may take a moment to leave the count.
+	deadline := time.Now().Add(waitLimit)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines after Close, %d before Start:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// noticeDuringStart appends an event from inside Start's first store read,
+// and waits (bounded) for the append to return, which it does only after
+// the store's committer has told the listener Start registered before
+// reading.
+type noticeDuringStart struct {
+	*wal.Store
+	once     sync.Once
+	appended chan error
+}
+
+func (s *noticeDuringStart) PeekQueue(webhook, after wal.ID, max int) ([]wal.ID, error) {
+	s.once.Do(func() {
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Store.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`"during start"`)}})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			s.appended <- err
+		case <-time.After(waitLimit):
+			s.appended <- errors.New("the append did not return: the store's notification waits for Start")
+		}
+	})
+	return s.Store.PeekQueue(webhook, after, max)
+}
+
+// A store notification that arrives while Start reads the store cannot
+// deadlock (the listener only fills the engine's inbox), and is not lost:
+// the event is delivered, once.
+func TestNotificationDuringStart(t *testing.T) {
+	rc := newSink(t)
+	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 1,
+		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+	if err := st.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	ns := &noticeDuringStart{Store: st, appended: make(chan error, 1)}
+	attempts := make(chan *wal.Attempt, 10)
+	eng := New(Options{Store: ns, Dispatcher: NewDispatcher(DispatcherOptions{}), Clock: clocktest.New(time.Now()),
+		OnAttempt: func(_ *wal.Batch, a *wal.Attempt) { attempts <- a }})
+	started := make(chan error, 1)
+	go func() { started <- eng.Start() }()
+	if err := recv(t, ns.appended, "the append made during Start"); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, started, "Start"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	if body := recv(t, rc.got, "the event appended during Start"); !strings.Contains(string(body), "during start") {
+		t.Errorf("delivered %s", body)
+	}
+	if a := recv(t, attempts, "the attempt"); a.Status != wal.AttemptSucceeded {
+		t.Errorf("attempt %+v", a)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	eng.Close(ctx) // all it started has ended: nothing more can come
+	select {
+	case body := <-rc.got:
+		t.Errorf("delivered twice: %s", body)
+	default:
+	}
+}
