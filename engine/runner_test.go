@@ -25,11 +25,19 @@ type sink struct {
 	status atomic.Int32
 }
 
-func newSink(t *testing.T) *sink {
+// newSink starts a sink; with hold, each answer waits until hold is
+// closed (after the request is reported).
+func newSink(t *testing.T, hold ...chan struct{}) *sink {
 	r := &sink{got: make(chan []byte, 100000)}
 	r.status.Store(200)
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		b, _ := io.ReadAll(req.Body)
+		if len(hold) > 0 {
+			r.got <- b
+			<-hold[0]
+			w.WriteHeader(int(r.status.Load()))
+			return
+		}
 		w.WriteHeader(int(r.status.Load()))
 		r.got <- b
 	}))
