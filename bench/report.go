@@ -98,11 +98,14 @@ func same(v float64) float64 { return v }
 func lineChart(title, x, y string, ss []Series) (template.HTML, error) {
 	p := newPlot(title, x, y)
 	p.Y.Min = 0
+	top := 0.0
 	for i, s := range ss {
 		if err := addLine(p, i, s.Name, s.Points, same, same); err != nil {
 			return "", err
 		}
+		top = max(top, s.peak())
 	}
+	p.Y.Max = top * (1.1 + 0.08*float64(len(ss))) // room for the legend above the lines
 	return render(p, 8+0.4*float64(len(ss)))
 }
 
@@ -121,11 +124,17 @@ func PercentileChart(title string, cs []Curve) (template.HTML, error) {
 		ticks = append(ticks, plot.Tick{Value: nines(q), Label: "p" + strings.TrimSuffix(fmt.Sprint(q), ".0")})
 	}
 	p.X.Tick.Marker = plot.ConstantTicks(ticks)
+	top, bottom := 0.01, math.Inf(1)
 	for i, c := range cs {
 		if err := addLine(p, i, c.Name, c.Points, nines, func(v float64) float64 { return max(v, 0.01) }); err != nil {
 			return "", err
 		}
+		for _, pt := range c.Points {
+			top, bottom = max(top, pt.Y), min(bottom, max(pt.Y, 0.01))
+		}
 	}
+	// Room for the legend above the lines.
+	p.Y.Min, p.Y.Max = bottom/1.5, top*math.Pow(10, 0.35*float64(len(cs)))
 	return render(p, 8+0.4*float64(len(cs)))
 }
 
