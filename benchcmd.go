@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/valyala/fasthttp"
 	"golang.org/x/sys/unix"
 
 	"hookd/bench"
@@ -86,6 +87,23 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 		args = fs.Args()[1:]
 	}
 	o.Scenarios = names
+	known := map[string]bool{"all": true}
+	for _, s := range bench.Scenarios() {
+		known[s[0]] = true
+	}
+	for _, n := range names {
+		if !known[n] {
+			fmt.Fprintf(stderr, "hookd bench: unknown scenario %q; 'hookd bench --help' lists them\n", n)
+			return 2
+		}
+	}
+	if o.URL != "" { // before measuring anything: is the server there?
+		url := strings.TrimRight(o.URL, "/") + "/readyz"
+		if code, _, err := fasthttp.GetTimeout(nil, url, 5*time.Second); err != nil || code != 200 {
+			fmt.Fprintf(stderr, "hookd bench: %s is not reachable or not ready (status %d, %v)\n", o.URL, code, errOrEmpty(err))
+			return 1
+		}
+	}
 	if o.URL == "" {
 		exe, err := os.Executable()
 		if err != nil {
