@@ -209,6 +209,7 @@ func (ot *ownedTimer) stop() {
 // and starts the actions the core returns. ctx is handed to the sends.
 func (e *Engine) loop(ctx context.Context) {
 	var notes []queuedNote
+	var opens []Action // decided, waiting for one of the maxOpening places
 	for {
 		select {
 		case <-e.stopped:
@@ -235,10 +236,21 @@ func (e *Engine) loop(ctx context.Context) {
 		for _, a := range acts {
 			switch a.Kind {
 			case ActOpen:
-				e.goDo(func() { e.open(a) })
+				opens = append(opens, a)
 			case ActSend:
 				e.goDo(func() { e.send(ctx, a) })
 			}
+		}
+		// At most maxOpening opens run at once; the core issues one per
+		// webhook at a time, so the line is bounded by the webhooks.
+		for len(opens) > 0 && e.opening.Load() < maxOpening {
+			a := opens[0]
+			opens = opens[1:]
+			e.opening.Add(1)
+			e.goDo(func() {
+				defer func() { e.opening.Add(-1); e.kick() }()
+				e.open(a)
+			})
 		}
 	}
 }

@@ -49,8 +49,9 @@ type Engine struct {
 	timer   *ownedTimer            // the loop's next wake
 	timerAt time.Time
 
-	wake  chan struct{} // one slot: the loop has something to look at
-	inbox *inbox        // new queue entries (inbox.go)
+	wake    chan struct{} // one slot: the loop has something to look at
+	opening atomic.Int32  // opens running (at most maxOpening)
+	inbox   *inbox        // new queue entries (inbox.go)
 	// batchMu serializes the read-modify-write of one batch's record
 	// (an attempt's result against a replay or sendexpired), striped by
 	// batch id. Lock order: batchMu before mu.
@@ -152,6 +153,14 @@ func (e *Engine) WebhookDeleted(tenant string, id wal.ID) {
 	})
 }
 
+// Opens in flight hold their events in memory: these bound that memory
+// engine-wide, whatever the number of webhooks (10,000 webhooks each
+// opening at once took 2-3 GB before).
+const (
+	maxOpenEvents = 4096 // events one open reads (more for one batch larger than this)
+	maxOpening    = 16   // opens running at once; the others wait in the loop, in order
+)
+
 // open performs ActOpen: it takes events from the queue into new batches,
 // stored before their first attempt. Reading the queue is one open at a
 // time per webhook; once read, the next open may start while this one's
@@ -159,6 +168,11 @@ func (e *Engine) WebhookDeleted(tenant string, id wal.ID) {
 // the next peek starts after the last entry taken).
 func (e *Engine) open(a Action) {
 	now := e.clock.Now()
+	// One open holds its events in memory from the read to the commit:
+	// at most maxOpenEvents of them (the core asks for up to MaxOpen
+	// batches, 256 of 100 events by default). Asking for fewer is safe:
+	// Took sees events == asked, so the queue may hold more.
+	a.Count = min(a.Count, max(1, maxOpenEvents/max(a.Size, 1)))
 	asked := a.Count * a.Size
 	e.mu.Lock()
 	w, after := e.hooks[a.Hook], e.taken[a.Hook]

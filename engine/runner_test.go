@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -415,5 +416,84 @@ func TestRunnerOpenFailureLosesNothing(t *testing.T) {
 	}
 	if n, _ := st.QueueDepth(w.ID); n != 0 {
 		t.Errorf("queue depth %d after everything was delivered", n)
+	}
+}
+
+// peekCounter counts the opens reading a queue at once, holding each
+// until released.
+type peekCounter struct {
+	*wal.Store
+	active, most atomic.Int32
+	hold         atomic.Bool // count and hold from now on
+	release      chan struct{}
+}
+
+func (s *peekCounter) PeekQueue(webhook, after wal.ID, max int) ([]wal.ID, error) {
+	if !s.hold.Load() {
+		return s.Store.PeekQueue(webhook, after, max)
+	}
+	n := s.active.Add(1)
+	for m := s.most.Load(); n > m && !s.most.CompareAndSwap(m, n); m = s.most.Load() {
+	}
+	<-s.release
+	defer s.active.Add(-1)
+	return s.Store.PeekQueue(webhook, after, max)
+}
+
+// However many webhooks have events queued, at most maxOpening opens read
+// their queues (and hold events in memory) at once; the others wait their
+// turn and every event is still delivered.
+func TestOpensBounded(t *testing.T) {
+	rc := newSink(t)
+	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	pc := &peekCounter{Store: st, release: make(chan struct{})}
+	var once sync.Once
+	release := func() { once.Do(func() { close(pc.release) }) }
+	t.Cleanup(release) // before Close waits for the opens it holds
+	eng := New(Options{Store: pc, Dispatcher: NewDispatcher(DispatcherOptions{})})
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { release(); eng.Close(context.Background()) })
+	const hooks = 5 * maxOpening
+	for range hooks {
+		w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 1,
+			Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+		if err := st.CreateWebhook(w); err != nil {
+			t.Fatal(err)
+		}
+		eng.WebhookChanged(w)
+	}
+	pc.hold.Store(true)
+	if _, err := st.Append("acme", []wal.EventInput{{Type: "t", Data: []byte(`1`)}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for pc.active.Load() < maxOpening {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d opens started", pc.active.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Without the bound all 80 would be reading by now: give them the
+	// chance (a negative can only be checked over a window).
+	time.Sleep(100 * time.Millisecond)
+	if n := pc.active.Load(); n > maxOpening {
+		t.Fatalf("%d opens read at once, want at most %d", n, maxOpening)
+	}
+	release()
+	for i := range hooks {
+		select {
+		case <-rc.got:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("delivered %d of %d", i, hooks)
+		}
+	}
+	if m := pc.most.Load(); m > maxOpening {
+		t.Errorf("at most %d opens at once, want %d", m, maxOpening)
 	}
 }
