@@ -11,6 +11,18 @@
 // network; it sends one signed request and reports a Result, and leaves the
 // verdict to Classify; at shutdown it can cut off every send (conn.go).
 //
+// Every change to a stored batch (opening, an attempt's outcome, expiry,
+// cancelling, replay, send-expired) is one pure function of lifecycle.go
+// that returns the batch's new record; the runner (runner.go) and the
+// operations (ops.go) only store and send what those return. The engine
+// owns its goroutines (lifetime.go): the store's fan-out listener only
+// appends to the engine's inbox (inbox.go), the loop and every action and
+// timer run under the engine's WaitGroup, and Close waits for all of them.
+// At most 16 opens read queues at once, 4,096 events each (runner.go), so
+// memory stays O(webhooks + in-flight work) however many webhooks an
+// event fans out to. What the engine needs of a store is engine.Store
+// (store.go); engine/storetest is the conformance suite any store runs.
+//
 // engine must never import api (dependencies point main → api → engine →
 // wal), never call time.Now() in the core (time comes from a Clock; only
 // the dispatcher's socket deadlines use the wall clock, because the kernel
