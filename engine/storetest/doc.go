@@ -1,9 +1,9 @@
 // Package storetest is the conformance suite of hookd's stores, and the
 // written contract of the store boundary: what each operation the engine
 // (engine.Store) and the API call on a store guarantees. A second backend
-// (NATS JetStream, ../shared/scaleout/DESIGN.md) is written against this
-// contract, not against the Badger store (package wal), and passes the
-// suite from a test of its own:
+// (NATS JetStream: docs/DESIGN.md, "Beyond one machine") is written
+// against this contract, not against the Badger store (package wal), and
+// passes the suite from a test of its own:
 //
 //	func TestConformance(t *testing.T) {
 //		storetest.Run(t, storetest.Harness{
@@ -97,8 +97,8 @@
 //
 // # Planned
 //
-// The boundary ../shared/scaleout/DESIGN.md §3.2 proposes goes further
-// than today's interface; the Badger store does not offer these yet, and
+// The boundary the scale-out design proposes (docs/DESIGN.md, "Beyond
+// one machine") goes further than today's interface; the Badger store does not offer these yet, and
 // the suite names each with a skipped test (Planned/...):
 //
 //   - VersionedBatchWrites: a batch carries a version; SaveBatch and

@@ -2,8 +2,9 @@ package storetest
 
 import "testing"
 
-// The boundary ../shared/scaleout/DESIGN.md §3.2 proposes, where today's
-// interface (and so the Badger store) does not offer it yet. Each is
+// The boundary the scale-out design proposes (docs/DESIGN.md, "Beyond
+// one machine"), where today's interface (and so the Badger store) does
+// not offer it yet. Each is
 // written down in the package doc under "Planned"; its check is a skipped
 // test named after it, to be written with the interface change.
 func testPlanned(t *testing.T, su *suite) {
