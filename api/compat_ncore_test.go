@@ -146,7 +146,7 @@ func TestNCoreSeedRequests(t *testing.T) {
 	// POST /webhooks:sendexpired with the seed's body: no such
 	// notification here (TestNCoreSendExpired has one); with no body,
 	// nothing is expired.
-	wantProblem(t, ts.do("POST", "/webhooks:sendexpired", string(seedFile(t, "ncore", "sendexpired.request.json"))), 404, "not_found")
+	wantProblem(t, ts.do("POST", "/webhooks:sendexpired", compatFile(t, "ncore", "sendexpired.request.json")), 404, "not_found")
 	if r := ts.do("POST", "/webhooks:sendexpired", nil); r.status != 202 || string(r.body) != `{"scheduled":0}` {
 		t.Errorf("sendexpired = %d %s", r.status, r.body)
 	}
@@ -179,7 +179,7 @@ func TestNCoreSendExpired(t *testing.T) {
 	var seedIn struct {
 		NotificationID string `json:"notification_id"`
 	}
-	seedReq := seedFile(t, "ncore", "sendexpired.request.json")
+	seedReq := []byte(compatFile(t, "ncore", "sendexpired.request.json"))
 	if err := json.Unmarshal(seedReq, &seedIn); err != nil {
 		t.Fatal(err)
 	}
