@@ -51,22 +51,14 @@ func (g *gateReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(500)
 		return
 	}
-	var b struct {
-		ID     string `json:"id"`
-		Events []struct {
-			ID string `json:"id"`
-		} `json:"events"`
-	}
-	if err := json.Unmarshal(body, &b); err != nil {
+	ids, err := deliveryIDs(body)
+	if err != nil {
 		w.WriteHeader(400)
 		return
 	}
 	g.mu.Lock()
-	if b.ID != "" {
-		g.seen[b.ID] = true
-	}
-	for _, e := range b.Events {
-		g.seen[e.ID] = true
+	for _, id := range ids {
+		g.seen[id] = true
 	}
 	g.mu.Unlock()
 }

@@ -43,6 +43,28 @@ func newCounter(t *testing.T, paths, want int, failRate float64) *counter {
 	return c
 }
 
+// deliveryIDs are the event ids of one delivery's body, in both shapes:
+// one event ({"id",...}) or a batch ({"batchId","events":[{"id"},...]}).
+func deliveryIDs(body []byte) ([]string, error) {
+	var b struct {
+		ID     string `json:"id"`
+		Events []struct {
+			ID string `json:"id"`
+		} `json:"events"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return nil, err
+	}
+	var ids []string
+	if b.ID != "" {
+		ids = append(ids, b.ID)
+	}
+	for _, e := range b.Events {
+		ids = append(ids, e.ID)
+	}
+	return ids, nil
+}
+
 func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	c.mu.Lock()
@@ -54,22 +76,10 @@ func (c *counter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.mu.Unlock()
-	var ids []string
-	var single struct {
-		ID     string `json:"id"`
-		Events []struct {
-			ID string `json:"id"`
-		} `json:"events"`
-	}
-	if err := json.Unmarshal(body, &single); err != nil {
+	ids, err := deliveryIDs(body)
+	if err != nil {
 		w.WriteHeader(400)
 		return
-	}
-	if single.ID != "" {
-		ids = append(ids, single.ID)
-	}
-	for _, e := range single.Events {
-		ids = append(ids, e.ID)
 	}
 	c.mu.Lock()
 	m := c.seen[r.URL.Path]

@@ -304,20 +304,15 @@ func newIDReceiver(t *testing.T) *idReceiver {
 }
 
 func (rc *idReceiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		ID     string
-		Events []struct{ ID string }
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+	body, _ := io.ReadAll(r.Body)
+	ids, err := deliveryIDs(body)
+	if err != nil {
 		w.WriteHeader(400)
 		return
 	}
 	rc.mu.Lock()
-	if body.ID != "" {
-		rc.seen[body.ID] = true
-	}
-	for _, e := range body.Events {
-		rc.seen[e.ID] = true
+	for _, id := range ids {
+		rc.seen[id] = true
 	}
 	rc.mu.Unlock()
 	select {
