@@ -115,32 +115,30 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 // fanOut writes one queue record per matching webhook for this append,
 // expiring with its events, and counts what each webhook got into fanned
 // (made when nil). Memory does not grow with webhooks × events: one
-// webhook's IDs are gathered in a scratch slice at a time, and webhooks
-// whose filters pick the same events share one encoded record.
+// webhook's IDs are gathered in a scratch slice at a time, and consecutive
+// webhooks whose filters pick the same events (all of a tenant's
+// catch-alls, say) share one encoded record, allocated once.
 func (s *Store) fanOut(g *group, active []*Webhook, evs []EventInput, stored []int, ids []ID, fanned map[ID]int) map[ID]int {
-	var scratch []ID
-	shared := map[string][]byte{}
+	var picked, prev []ID
+	var rec []byte // prev's record, shared while webhooks pick the same events
 	for _, w := range active {
-		scratch = scratch[:0]
+		picked = picked[:0]
 		for _, i := range stored {
 			if w.Matches(evs[i].Type) {
-				scratch = append(scratch, ids[i])
+				picked = append(picked, ids[i])
 			}
 		}
-		if len(scratch) == 0 {
+		if len(picked) == 0 {
 			continue
 		}
-		enc := encodeQueue(scratch)
-		if v, ok := shared[string(enc)]; ok {
-			enc = v
-		} else {
-			shared[string(enc)] = enc
+		if rec == nil || !slices.Equal(picked, prev) {
+			rec, prev = encodeQueue(picked), append(prev[:0], picked...)
 		}
-		g.set(queueKey(w.ID, scratch[len(scratch)-1]), enc, s.opts.Retention)
+		g.set(queueKey(w.ID, picked[len(picked)-1]), rec, s.opts.Retention)
 		if fanned == nil {
 			fanned = map[ID]int{}
 		}
-		fanned[w.ID] = len(scratch)
+		fanned[w.ID] = len(picked)
 	}
 	return fanned
 }
