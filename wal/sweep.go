@@ -23,14 +23,36 @@ const sweepChunk = 10_000
 
 // sweepExpired deletes every key whose latest version's TTL has passed by
 // now and returns how many. It reads keys only (no values) in one read
-// transaction and deletes through the committer, lazily: a delete lost in a
-// power cut is swept again.
+// transaction and deletes through the committer as it goes, a chunk at a
+// time (so memory holds one chunk, however much expired), lazily: a delete
+// lost in a power cut is swept again.
 func (s *Store) sweepExpired(now time.Time) (int, error) {
 	if err := s.readable(); err != nil {
 		return 0, err
 	}
 	deadline := uint64(now.Unix())
-	var expired [][]byte
+	n := 0
+	var chunk [][]byte
+	var size int64
+	flush := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		keys := chunk
+		chunk, size = nil, 0
+		o := &op{weight: len(keys), lazy: true, space: spaceDelivery}
+		o.apply = func(g *group) error {
+			for _, k := range keys {
+				g.del(k)
+			}
+			return nil
+		}
+		if err := s.submit(o); err != nil {
+			return err
+		}
+		n += len(keys)
+		return nil
+	}
 	err := s.db.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{AllVersions: true})
 		defer it.Close()
@@ -42,36 +64,19 @@ func (s *Store) sweepExpired(now time.Time) (int, error) {
 				continue // an older version: only the latest counts
 			}
 			last = item.KeyCopy(last[:0])
-			if exp := item.ExpiresAt(); exp != 0 && exp <= deadline {
-				expired = append(expired, item.KeyCopy(nil))
+			if exp := item.ExpiresAt(); exp == 0 || exp > deadline {
+				continue
+			}
+			chunk = append(chunk, item.KeyCopy(nil))
+			size += int64(len(k)) + 24
+			// A chunk stays well inside one transaction's limits.
+			if len(chunk) >= sweepChunk || int64(len(chunk)) >= s.maxCount/2 || size >= s.maxSize/2 {
+				if err := flush(); err != nil {
+					return err
+				}
 			}
 		}
-		return nil
+		return flush()
 	})
-	if err != nil {
-		return 0, translate(err)
-	}
-	n := len(expired)
-	for len(expired) > 0 {
-		// A chunk stays well inside one transaction's limits.
-		var size int64
-		i := 0
-		for i < len(expired) && i < sweepChunk && int64(i) < s.maxCount/2 && size < s.maxSize/2 {
-			size += int64(len(expired[i])) + 24
-			i++
-		}
-		chunk := expired[:i]
-		expired = expired[i:]
-		o := &op{weight: len(chunk), lazy: true, space: spaceDelivery}
-		o.apply = func(g *group) error {
-			for _, k := range chunk {
-				g.del(k)
-			}
-			return nil
-		}
-		if err := s.submit(o); err != nil {
-			return n - len(expired) - len(chunk), err
-		}
-	}
-	return n, nil
+	return n, translate(err)
 }
