@@ -240,6 +240,15 @@ type group struct {
 	// what the current op changed, to undo.
 	cursors map[ID]ID
 	undoC   []cursorUndo
+	// Batch versions written by earlier ops of this group (delivery.go).
+	vers  map[ID]uint64
+	undoV []versionUndo
+}
+
+type versionUndo struct {
+	id  ID
+	was uint64
+	had bool
 }
 
 type cursorUndo struct {
@@ -326,7 +335,7 @@ func (s *Store) commitGroup(ops []*op) []*op {
 			continue
 		}
 		mark, markSize, markVlog := len(g.entries), g.size, g.vlogN
-		g.undo, g.undoT, g.undoC = g.undo[:0], g.undoT[:0], g.undoC[:0]
+		g.undo, g.undoT, g.undoC, g.undoV = g.undo[:0], g.undoT[:0], g.undoC[:0], g.undoV[:0]
 		err := o.apply(g)
 		n, size := int64(len(g.entries)-mark), g.size-markSize
 		switch {
@@ -420,6 +429,13 @@ func (g *group) rollback(mark int, markSize, markVlog int64) {
 			g.cursors[u.webhook] = u.was
 		} else {
 			delete(g.cursors, u.webhook)
+		}
+	}
+	for i := len(g.undoV) - 1; i >= 0; i-- {
+		if u := g.undoV[i]; u.had {
+			g.vers[u.id] = u.was
+		} else {
+			delete(g.vers, u.id)
 		}
 	}
 }
