@@ -86,7 +86,7 @@ type Curve struct {
 type scenario struct {
 	name, about string
 	quick       bool // part of "all"
-	ownsServer  bool // needs a child it can kill and restart (not with --url)
+	ownsServer  bool // needs a child of its own, to kill or to read its CPU (not with --url)
 	run         func(ctx context.Context, l *Lab) error
 }
 
@@ -97,6 +97,7 @@ var scenarios = []scenario{
 	{name: "latency", about: "publish → receive at 150, 1k, 5k, 20k events/s: p50/p99/p999/max, CPU per event, idle CPU", quick: true, run: runLatency},
 	{name: "fanout", about: "one event to N webhooks: time until all N have it, and a burst's deliveries/s", quick: true, run: runFanout},
 	{name: "faults", about: "a sink answering 10% 500s and 10% slowly: attempts per event, completion time", quick: true, run: runFaults},
+	{name: "trickle", about: "no webhook: idle CPU over 30 s, then CPU per event ingested at 150 single events/s", ownsServer: true, run: runTrickle},
 	{name: "backlog", about: "N pending for a dead sink: RSS, disk per event, restart-to-ready, drain rate", ownsServer: true, run: runBacklog},
 	{name: "crash", about: "kill -9 cycles under load: acknowledged, delivered, lost (must be 0), duplicates", ownsServer: true, run: runCrash},
 	{name: "soak", about: "mixed load at a moderate rate for --duration: RSS and p99 over time", run: runSoak},
@@ -137,7 +138,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.URL != "" {
 		for _, s := range list {
 			if s.ownsServer {
-				return nil, fmt.Errorf("bench: %s kills and restarts hookd: it runs only on a child, not with --url", s.name)
+				return nil, fmt.Errorf("bench: %s needs hookd as its own child (it kills it or reads its CPU): it does not run with --url", s.name)
 			}
 		}
 	} else if o.Bin == "" {
