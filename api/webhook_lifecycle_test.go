@@ -78,7 +78,7 @@ func TestDeleteCancelsBatches(t *testing.T) {
 	if n, err := ts.store.QueueDepth(hid); n != 0 || err != nil {
 		t.Errorf("queue depth after delete = %d %v, want 0", n, err)
 	}
-	err = ts.store.EachOpenBatch(func(b *wal.Batch) error {
+	err = ts.store.EachOpenBatch(wal.Part{}, func(b *wal.Batch) error {
 		t.Errorf("batch %s is still open (%s)", b.ID.Text("bat_"), b.Status)
 		return nil
 	})

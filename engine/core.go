@@ -84,6 +84,11 @@ type BatchState struct {
 	// Events and Oldest (its first event's creation) are for metrics only.
 	Events int
 	Oldest time.Time
+	// Version is the batch's stored version as this engine last wrote or
+	// read it (wal.Batch.Version): a send whose batch was read before a
+	// replay of it saves over the replay's version, which the core has
+	// merged (Restore, Result).
+	Version uint64
 }
 
 // Outcome is the core's decision after an attempt, for the runner to store.
@@ -313,10 +318,12 @@ func (c *Core) Restore(s BatchState) {
 		// attempt's result is in (see Result).
 		m := s
 		b.manual = &m
+		b.Version = max(b.Version, s.Version)
 		return
 	} else if b != nil {
 		// Already open: a manual trigger only moves it forward.
 		b.NextAttemptAt, b.Trigger, b.AttemptID = s.NextAttemptAt, s.Trigger, s.AttemptID
+		b.Version = max(b.Version, s.Version)
 		b.MaxAttempts = max(b.MaxAttempts, s.MaxAttempts)
 		c.touch(s.Hook)
 		return
@@ -496,6 +503,28 @@ func (c *Core) RestoreHealth(id wal.ID, r wal.HookHealth) {
 	}
 	h.failures, h.failingSince, h.lastSuccess, h.lastFailure = r.Failures, r.FailingSince, r.LastSuccess, r.LastFailure
 	c.touch(id)
+}
+
+// Version is the stored version of open batch id as the core knows it
+// (0: unknown).
+func (c *Core) Version(id wal.ID) uint64 {
+	if b := c.index[id]; b != nil {
+		return b.Version
+	}
+	return 0
+}
+
+// Forget removes a batch that is not in flight because the store says it
+// is closed (another writer closed it): nothing more is sent.
+func (c *Core) Forget(id wal.ID) {
+	b := c.index[id]
+	if b == nil || b.inFlight {
+		return
+	}
+	if h := c.hooks[b.Hook]; h != nil {
+		c.closeBatch(h, b)
+		c.touch(b.Hook)
+	}
 }
 
 func (c *Core) closeBatch(h *hook, b *batch) {

@@ -143,7 +143,7 @@ func stateOf(b *wal.Batch, now time.Time) BatchState {
 		next = now
 	}
 	st := BatchState{ID: b.ID, Hook: b.WebhookID, Attempts: b.Attempts, MaxAttempts: b.MaxAttempts,
-		NextAttemptAt: next, Trigger: b.NextTrigger, AttemptID: b.NextAttemptID, Events: len(b.Events)}
+		NextAttemptAt: next, Trigger: b.NextTrigger, AttemptID: b.NextAttemptID, Events: len(b.Events), Version: b.Version}
 	if len(b.Events) > 0 {
 		st.Oldest = b.Events[0].ID.Time()
 	}

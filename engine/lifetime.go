@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-
-	"hookd/wal"
 )
 
 // The engine's goroutines and its start and stop. The engine owns every
@@ -19,73 +17,55 @@ import (
 // another package's goroutine: the store's fan-out notifications only go
 // into the engine's inbox (inbox.go), which the loop drains.
 
-// Start rebuilds the schedule from the store — webhooks, what waits in
-// their queues, open batches — and starts delivering. It reads the store
-// without holding the engine's lock.
+// Start takes the partitions the store hands out (claims.go) — for each,
+// its webhooks, what waits in their queues, its open batches — and starts
+// delivering. The claims available at once are loaded before it returns
+// (their errors are its error); later ones are taken as they come. It
+// reads the store without holding the engine's lock.
 func (e *Engine) Start() error {
-	// Listen first: what is appended while we load is either seen by the
-	// peek below or waits in the inbox until the loop runs (the core counts
-	// only webhooks it knows; an entry counted twice is corrected by the
-	// open that finds fewer).
-	e.store.OnQueued(func(counts map[wal.ID]int) { e.inbox.push(e.clock.Now(), counts) })
-	now := e.clock.Now()
-	type loaded struct {
-		w         *wal.Webhook
-		health    wal.HookHealth
-		hasHealth bool
-		queued    []wal.ID
-	}
-	var hooks []loaded
-	for _, w := range e.store.Webhooks() {
-		l := loaded{w: w}
-		if w.IsActive {
-			var err error
-			if l.health, l.hasHealth, err = e.store.Health(w.ID); err != nil {
-				return err
-			}
-		}
-		ids, err := e.store.PeekQueue(w.ID, wal.ID{}, max(w.MaxBatchSize, 1)+1)
-		if err != nil {
-			return err
-		}
-		l.queued = ids
-		hooks = append(hooks, l)
-	}
-	var open []BatchState // bounded: at most MaxOpen per webhook
-	if err := e.store.EachOpenBatch(func(b *wal.Batch) error {
-		open = append(open, stateOf(b, now))
-		return nil
-	}); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	for _, l := range hooks {
-		e.setHookLocked(l.w)
-		if l.hasHealth {
-			e.core.RestoreHealth(l.w.ID, l.health)
-		}
-		if len(l.queued) > 0 {
-			e.core.Queued(now, l.w.ID, len(l.queued), l.queued[0].Time())
-		}
-	}
-	for _, st := range open {
-		e.core.Restore(st)
-	}
-	e.mu.Unlock()
-
 	e.runMu.Lock()
-	defer e.runMu.Unlock()
 	if e.closing || e.cancel != nil {
+		e.runMu.Unlock()
 		return nil // closed before it started, or started already
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
+	e.runMu.Unlock()
+	claims := e.store.Claims(ctx)
+	for now := true; now; {
+		select {
+		case c, ok := <-claims:
+			if !ok {
+				claims, now = nil, false
+				break
+			}
+			if err := e.claim(c); err != nil {
+				return err
+			}
+		default:
+			now = false
+		}
+	}
 	e.pub.start()
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		e.loop(ctx)
-	}()
+	e.goDo(func() { e.loop(ctx) })
+	if claims != nil {
+		e.goDo(func() {
+			for {
+				select {
+				case c, ok := <-claims:
+					if !ok {
+						return
+					}
+					if err := e.claim(c); err != nil {
+						e.log.Error("engine: load a claimed partition", zap.Uint16("shard", c.Part.Shard),
+							zap.Uint16("slot", c.Part.Slot), zap.Error(err))
+					}
+				case <-e.stopped:
+					return
+				}
+			}
+		})
+	}
 	e.kick()
 	return nil
 }

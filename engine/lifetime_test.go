@@ -124,7 +124,7 @@ type noticeDuringStart struct {
 	appended chan error
 }
 
-func (s *noticeDuringStart) PeekQueue(webhook, after wal.ID, max int) ([]wal.ID, error) {
+func (s *noticeDuringStart) PeekQueue(webhook wal.ID, after wal.Cursor, max int) ([]wal.Queued, error) {
 	s.once.Do(func() {
 		done := make(chan error, 1)
 		go func() {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,15 +16,17 @@ import (
 // A batch that was final gets a budget of exactly this one attempt; an open
 // one keeps its budget and just goes now.
 func (e *Engine) Replay(tenant string, webhook, batch wal.ID) (wal.ID, error) {
+	f := e.fence(tenant, webhook)
+	if f == nil {
+		return wal.ID{}, wal.ErrFenced // not this engine's partition
+	}
 	bl := e.lockBatch(batch)
 	defer bl.Unlock()
-	b, err := e.store.GetBatch(tenant, webhook, batch)
-	if err != nil {
-		return wal.ID{}, err
-	}
 	now := e.clock.Now()
-	b, att := e.core.ReplayBatch(now, b, e.store.NewID())
-	if err := e.store.SaveBatch(b, att); err != nil {
+	b, att, err := e.rewrite(f, tenant, webhook, batch, func(b *wal.Batch) (*wal.Batch, *wal.Attempt) {
+		return e.core.ReplayBatch(now, b, e.store.NewID())
+	})
+	if err != nil {
 		return wal.ID{}, err
 	}
 	e.restore(b, now)
@@ -75,21 +78,26 @@ func (e *Engine) SendExpired(tenant string, f ExpiredFilter) (int, error) {
 			if err != nil {
 				return n, err
 			}
+			f := e.fence(tenant, w.ID)
+			if f == nil {
+				break // not this engine's partition (any more)
+			}
 			for _, b := range page {
 				bl := e.lockBatch(b.ID)
-				b, err := e.store.GetBatch(tenant, b.WebhookID, b.ID) // fresh, under the batch's lock
-				if err != nil || b.Status != wal.BatchExpired {
-					bl.Unlock()
-					continue
-				}
-				b = e.core.SendExpiredBatch(now, b, w.RetrySchedule)
-				err = e.store.SaveBatch(b, nil)
-				if err == nil {
+				// Read again under the batch's lock, and again if another
+				// writer saves it in between: only a batch still expired goes.
+				b, _, err := e.rewrite(f, tenant, b.WebhookID, b.ID, func(b *wal.Batch) (*wal.Batch, *wal.Attempt) {
+					if b.Status != wal.BatchExpired {
+						return nil, nil
+					}
+					return e.core.SendExpiredBatch(now, b, w.RetrySchedule), nil
+				})
+				if err == nil && b != nil {
 					e.restore(b, now)
 					n++
 				}
 				bl.Unlock()
-				if err != nil {
+				if err != nil && !errors.Is(err, wal.ErrNotFound) {
 					return n, err
 				}
 			}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,32 +46,36 @@ type gatedStore struct {
 	*wal.Store
 	opening   atomic.Pointer[gate] // holds OpenBatches
 	scheduled atomic.Pointer[gate] // holds SaveBatch of a scheduled (replay) attempt
-	drained   chan struct{}        // DropQueue found the queue empty
+	drained   chan struct{}        // a deleted webhook's queue was read empty
 }
 
-func (s *gatedStore) OpenBatches(webhook, prev wal.ID, drop []wal.ID, bs ...*wal.Batch) error {
-	if g := s.opening.Load(); g != nil {
+func (s *gatedStore) OpenBatches(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error {
+	if g := s.opening.Load(); g != nil && len(bs) > 0 {
 		g.wait()
 	}
-	return s.Store.OpenBatches(webhook, prev, drop, bs...)
+	return s.Store.OpenBatches(f, webhook, from, to, bs...)
 }
 
-func (s *gatedStore) SaveBatch(b *wal.Batch, a *wal.Attempt) error {
+func (s *gatedStore) SaveBatch(f wal.Fence, b *wal.Batch, a *wal.Attempt) error {
 	if g := s.scheduled.Load(); g != nil && a != nil && a.Status == wal.AttemptScheduled {
 		g.wait()
 	}
-	return s.Store.SaveBatch(b, a)
+	return s.Store.SaveBatch(f, b, a)
 }
 
-func (s *gatedStore) DropQueue(webhook wal.ID, max int) (int, error) {
-	n, err := s.Store.DropQueue(webhook, max)
-	if n == 0 || err != nil {
-		select {
-		case s.drained <- struct{}{}:
-		default:
+// PeekQueue tells drained when the queue of a webhook no longer stored
+// reads empty: the delete's cleanup has consumed it.
+func (s *gatedStore) PeekQueue(webhook wal.ID, after wal.Cursor, max int) ([]wal.Queued, error) {
+	q, err := s.Store.PeekQueue(webhook, after, max)
+	if len(q) == 0 || err != nil {
+		if _, gerr := s.Store.GetWebhook("acme", webhook); errors.Is(gerr, wal.ErrNotFound) {
+			select {
+			case s.drained <- struct{}{}:
+			default:
+			}
 		}
 	}
-	return n, err
+	return q, err
 }
 
 // startGated starts an engine (wall clock) over a gated store with one
@@ -150,7 +155,7 @@ func TestDeleteWhileOpening(t *testing.T) {
 			t.Errorf("batch %s of the deleted webhook is %s, want cancelled", b.ID.Text("bat_"), b.Status)
 		}
 	}
-	gs.EachOpenBatch(func(b *wal.Batch) error {
+	gs.EachOpenBatch(wal.Part{}, func(b *wal.Batch) error {
 		t.Errorf("batch %s of the deleted webhook stays in the open index (%s)", b.ID.Text("bat_"), b.Status)
 		return nil
 	})

@@ -40,11 +40,12 @@ type Engine struct {
 	log   *zap.Logger
 	on    func(*wal.Batch, *wal.Attempt)
 
-	mu      sync.Mutex // guards core, hooks, fresh, timer*
+	mu      sync.Mutex // guards core, hooks, parts, fresh, taken, timer*
 	core    *Core
 	hooks   map[wal.ID]*wal.Webhook
+	parts   map[wal.Part]*partHeld // the partitions claimed (claims.go)
 	fresh   map[wal.ID]*freshBatch // opened, not yet attempted: events kept for the first send
-	taken   map[wal.ID]wal.ID      // per webhook: the last queue entry an open took (its commit may be pending)
+	taken   map[wal.ID]wal.Cursor  // per webhook: where the last open's read ended (its commit may be pending)
 	freshN  int                    // bytes held by fresh
 	timer   *ownedTimer            // the loop's next wake
 	timerAt time.Time
@@ -91,7 +92,7 @@ func New(o Options) *Engine {
 		o.Logger = zap.NewNop()
 	}
 	e := &Engine{store: o.Store, disp: o.Dispatcher, clock: o.Clock, log: o.Logger, on: o.OnAttempt,
-		core: NewCore(o.Core), hooks: map[wal.ID]*wal.Webhook{}, fresh: map[wal.ID]*freshBatch{}, taken: map[wal.ID]wal.ID{},
+		core: NewCore(o.Core), hooks: map[wal.ID]*wal.Webhook{}, parts: map[wal.Part]*partHeld{}, fresh: map[wal.ID]*freshBatch{}, taken: map[wal.ID]wal.Cursor{},
 		wake: make(chan struct{}, 1), inbox: newInbox(), timers: map[*ownedTimer]struct{}{}, stopped: make(chan struct{}),
 		stats: newCounters()}
 	if app, ok := o.Store.(appender); ok && !o.NoOperationalEvents {
@@ -107,18 +108,24 @@ func (e *Engine) setHookLocked(w *wal.Webhook) {
 		Dest: destOf(w.URL)})
 }
 
-// WebhookChanged tells the engine a webhook was created or updated.
+// WebhookChanged tells the engine a webhook was created or updated. A
+// webhook of a partition this engine has not claimed is not its to
+// deliver (Start loads the ones it claims from the store).
 func (e *Engine) WebhookChanged(w *wal.Webhook) {
 	e.mu.Lock()
+	if e.parts[e.store.PartOf(w.Tenant, w.ID)] == nil {
+		e.mu.Unlock()
+		return
+	}
 	_, known := e.hooks[w.ID]
 	e.setHookLocked(w.Clone())
 	e.mu.Unlock()
 	if !known {
 		// Events committed between the webhook's creation and this call
 		// fanned out to it while the core did not know it yet: look.
-		if ids, err := e.store.PeekQueue(w.ID, wal.ID{}, max(w.MaxBatchSize, 1)+1); err == nil && len(ids) > 0 {
+		if q, err := e.store.PeekQueue(w.ID, wal.Cursor{}, max(w.MaxBatchSize, 1)+1); err == nil && len(q) > 0 {
 			e.mu.Lock()
-			e.core.Queued(e.clock.Now(), w.ID, len(ids), ids[0].Time())
+			e.core.Queued(e.clock.Now(), w.ID, len(q), q[0].Event.Time())
 			e.mu.Unlock()
 		}
 	}
@@ -131,26 +138,55 @@ func (e *Engine) WebhookDeleted(tenant string, id wal.ID) {
 	open := e.core.RemoveHook(id)
 	delete(e.hooks, id)
 	delete(e.taken, id)
+	f := e.fenceLocked(tenant, id)
 	e.mu.Unlock()
+	if f == nil {
+		return // not this engine's partition
+	}
 	e.goDo(func() {
 		for _, bid := range open {
-			b, err := e.store.GetBatch(tenant, id, bid)
-			if err != nil {
-				continue
-			}
-			if err := e.store.SaveBatch(e.core.CancelBatch(b), nil); err != nil {
-				e.log.Warn("engine: cancel batch", zap.Error(err))
-			} else {
+			_, _, err := e.rewrite(f, tenant, id, bid, func(b *wal.Batch) (*wal.Batch, *wal.Attempt) {
+				return e.core.CancelBatch(b), nil
+			})
+			if err == nil {
 				e.stats.ended(wal.BatchCancelled)
+			} else if !errors.Is(err, wal.ErrNotFound) {
+				e.log.Warn("engine: cancel batch", zap.Error(err))
 			}
 		}
-		for {
-			n, err := e.store.DropQueue(id, 10000)
-			if err != nil || n == 0 {
+		// Consume what is left in its queue: opens without batches.
+		cur, err := e.store.Cursor(id)
+		for err == nil {
+			var q []wal.Queued
+			if q, err = e.store.PeekQueue(id, cur, 10000); err != nil || len(q) == 0 {
 				return
+			}
+			to := q[len(q)-1].At
+			if err = e.store.OpenBatches(f, id, cur, to); err == nil {
+				cur = to
 			}
 		}
 	})
+}
+
+// rewrite applies fn to batch id's stored state and saves what it returns
+// (durable), reading again when another writer saved the batch in between
+// (wal.ErrConflict), a few times. fn returns nil to write nothing; so
+// does rewrite then (nil batch, nil error).
+func (e *Engine) rewrite(f wal.Fence, tenant string, webhook, id wal.ID, fn func(*wal.Batch) (*wal.Batch, *wal.Attempt)) (*wal.Batch, *wal.Attempt, error) {
+	for try := 0; ; try++ {
+		b, err := e.store.GetBatch(tenant, webhook, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		nb, att := fn(b)
+		if nb == nil {
+			return nil, nil, nil
+		}
+		if err = e.store.SaveBatch(f, nb, att); err == nil || !errors.Is(err, wal.ErrConflict) || try == 4 {
+			return nb, att, err
+		}
+	}
 }
 
 // Opens in flight hold their events in memory: these bound that memory
@@ -175,17 +211,22 @@ func (e *Engine) open(a Action) {
 	a.Count = min(a.Count, max(1, maxOpenEvents/max(a.Size, 1)))
 	asked := a.Count * a.Size
 	e.mu.Lock()
-	w, after := e.hooks[a.Hook], e.taken[a.Hook]
+	w := e.hooks[a.Hook]
+	from, known := e.taken[a.Hook]
+	var f wal.Fence
+	if w != nil {
+		f = e.fenceLocked(w.Tenant, w.ID)
+	}
 	e.mu.Unlock()
-	t := e.take(a, w, after, now)
+	t := e.take(a, w, from, known, now)
 	e.mu.Lock()
-	e.core.Took(now, a.Hook, len(t.batches), t.events+len(t.gone), asked, t.next)
-	if !t.last.IsZero() {
-		e.taken[a.Hook] = t.last
+	e.core.Took(now, a.Hook, len(t.batches), t.events+t.gone, asked, t.next)
+	if t.took {
+		e.taken[a.Hook] = t.to
 	}
 	e.mu.Unlock()
 	e.kick()
-	if t.last.IsZero() {
+	if !t.took {
 		return // nothing taken
 	}
 	var states []BatchState
@@ -195,7 +236,7 @@ func (e *Engine) open(a Action) {
 		e.mu.Unlock()
 		e.kick()
 	}()
-	if err := e.store.OpenBatches(a.Hook, after, t.gone, t.batches...); err != nil {
+	if err := e.store.OpenBatches(f, a.Hook, t.from, t.to, t.batches...); err != nil {
 		e.openFailed(a.Hook, t, err)
 		return
 	}
@@ -204,7 +245,7 @@ func (e *Engine) open(a Action) {
 		// Deleted while we opened: WebhookDeleted could not see these.
 		e.mu.Unlock()
 		for _, b := range t.batches {
-			if err := e.store.SaveBatch(e.core.CancelBatch(b), nil); err != nil {
+			if err := e.store.SaveBatch(f, e.core.CancelBatch(b), nil); err != nil {
 				e.log.Warn("engine: cancel batch", zap.Error(err))
 			}
 		}
@@ -226,12 +267,12 @@ const openRetry = time.Second
 
 // openFailed undoes what a failed open's read claimed: nothing of it was
 // consumed, so the webhook's queue is read again from the store's cursor
-// (opens already reading after this one fail with wal.ErrStale and land
-// here too), and its events count as queued again after openRetry, so a
-// full disk does not spin the runner.
+// (opens already reading after this one fail with wal.ErrConflict and
+// land here too), and its events count as queued again after openRetry,
+// so a full disk does not spin the runner.
 func (e *Engine) openFailed(hook wal.ID, t taking, err error) {
 	lvl := e.log.Warn
-	if errors.Is(err, wal.ErrStale) {
+	if errors.Is(err, wal.ErrConflict) {
 		lvl = e.log.Debug
 	}
 	lvl("engine: open batches failed; the queue is read again", zap.String("webhookId", hook.Text("wh_")),
@@ -239,36 +280,49 @@ func (e *Engine) openFailed(hook wal.ID, t taking, err error) {
 	e.mu.Lock()
 	delete(e.taken, hook)
 	e.mu.Unlock()
-	n := t.events + len(t.gone)
+	n := t.events + t.gone
 	e.after(openRetry, func() { e.inbox.push(e.clock.Now(), map[wal.ID]int{hook: n}) })
 }
 
 // taking is what one open took from a webhook's queue.
 type taking struct {
-	batches []*wal.Batch
-	fresh   []*freshBatch
-	events  int      // events in the batches
-	gone    []wal.ID // queue entries of events no longer stored (retention ended)
-	last    wal.ID   // the last queue entry taken (zero: none)
-	next    time.Time
+	batches  []*wal.Batch
+	fresh    []*freshBatch
+	events   int        // events in the batches
+	gone     int        // queue entries of events no longer stored (retention ended)
+	took     bool       // anything was taken: the open consumes (from, to]
+	from, to wal.Cursor // the cursor the read began after, and where it ended
+	next     time.Time
 }
 
-// take reads up to Count×Size queued events after `after` and cuts them
-// into batches, not stored yet. next is when the first event left was
-// queued (zero if none was seen).
-func (e *Engine) take(a Action, w *wal.Webhook, after wal.ID, now time.Time) (t taking) {
+// take reads up to Count×Size queued events after the cursor from (the
+// store's, when the engine does not know it: !known) and cuts them into
+// batches, not stored yet. next is when the first event left was queued
+// (zero if none was seen).
+func (e *Engine) take(a Action, w *wal.Webhook, from wal.Cursor, known bool, now time.Time) (t taking) {
 	if w == nil {
 		return
 	}
+	if !known {
+		var err error
+		if from, err = e.store.Cursor(a.Hook); err != nil {
+			e.log.Error("engine: read queue cursor", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
+			return
+		}
+	}
 	asked := a.Count * a.Size
-	ids, err := e.store.PeekQueue(a.Hook, after, asked+1)
+	q, err := e.store.PeekQueue(a.Hook, from, asked+1)
 	if err != nil {
 		e.log.Error("engine: read queue", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
 		return
 	}
-	if len(ids) > asked {
-		t.next = ids[asked].Time()
-		ids = ids[:asked]
+	if len(q) > asked {
+		t.next = q[asked].Event.Time()
+		q = q[:asked]
+	}
+	ids := make([]wal.ID, len(q))
+	for i, x := range q {
+		ids[i] = x.Event
 	}
 	loaded, err := e.store.GetEvents(w.Tenant, ids)
 	if err != nil {
@@ -276,19 +330,19 @@ func (e *Engine) take(a Action, w *wal.Webhook, after wal.ID, now time.Time) (t 
 		return taking{}
 	}
 	events := loaded[:0:0]
-	for i, ev := range loaded {
+	for _, ev := range loaded {
 		if ev == nil {
-			t.gone = append(t.gone, ids[i])
+			t.gone++
 		} else {
 			events = append(events, ev)
 		}
 	}
-	if len(t.gone) > 0 {
+	if t.gone > 0 {
 		e.log.Warn("engine: queued events no longer stored (retention) are skipped",
-			zap.String("webhookId", a.Hook.Text("wh_")), zap.Int("events", len(t.gone)))
+			zap.String("webhookId", a.Hook.Text("wh_")), zap.Int("events", t.gone))
 	}
-	if len(ids) > 0 {
-		t.last = ids[len(ids)-1]
+	if len(q) > 0 {
+		t.took, t.from, t.to = true, from, q[len(q)-1].At
 	}
 	for i := 0; i < len(events); i += a.Size {
 		chunk := events[i:min(i+a.Size, len(events))]
@@ -313,6 +367,10 @@ func (e *Engine) send(ctx context.Context, a Action) {
 	if f != nil {
 		delete(e.fresh, a.Batch)
 		e.freshN -= f.size
+	}
+	var fence wal.Fence
+	if w != nil {
+		fence = e.fenceLocked(w.Tenant, w.ID)
 	}
 	e.mu.Unlock()
 	if w == nil {
@@ -344,11 +402,12 @@ func (e *Engine) send(ctx context.Context, a Action) {
 		bl := e.lockBatch(a.Batch)
 		defer bl.Unlock()
 		e.mu.Lock()
+		b.Version = max(b.Version, e.core.Version(a.Batch)) // a replay's, if one came since the read
 		e.core.Drop(a.Batch)
 		e.mu.Unlock()
 		defer e.kick()
 		b, att := e.core.ExpireUnsent(b, a.Trigger, a.AttemptID)
-		if err := e.store.SaveBatch(b, att); err != nil {
+		if err := e.store.SaveBatch(fence, b, att); err != nil {
 			e.log.Error("engine: expire batch", zap.String("batchId", b.ID.Text("bat_")), zap.Error(err))
 			return
 		}
@@ -371,6 +430,9 @@ func (e *Engine) send(ctx context.Context, a Action) {
 	bl := e.lockBatch(a.Batch) // until the result is stored: a replay must not write in between
 	defer bl.Unlock()
 	e.mu.Lock()
+	// Saved over whatever this engine wrote of the batch since it was read
+	// (a replay, merged by Result): the version the core knows.
+	b.Version = max(b.Version, e.core.Version(a.Batch))
 	out := e.core.Result(done, a.Batch, v, counted)
 	var streak failStreak
 	if out.Counted && v.Kind != Done {
@@ -390,8 +452,8 @@ func (e *Engine) send(ctx context.Context, a Action) {
 		id = e.store.NewID()
 	}
 	b, att := e.core.RecordAttempt(b, Attempted{ID: id, Trigger: a.Trigger, Result: res, Verdict: v, Done: done}, out)
-	if err := e.store.SaveResult(b, att, out.Health); err != nil {
-		e.log.Error("engine: save attempt", zap.String("batchId", b.ID.Text("bat_")), zap.Error(err))
+	if err := e.store.SaveResult(fence, b, att, out.Health); err != nil {
+		e.saveFailed(w, b, err)
 		return
 	}
 	e.observe(w, b, att, res, v, out, events, done, streak)
@@ -406,6 +468,33 @@ func (e *Engine) send(ctx context.Context, a Action) {
 		if nw := e.deactivate(w, reason); nw != nil {
 			e.webhookAlert(TypeWebhookDisabled, nw, b, reason, res.Class, streak)
 		}
+	}
+}
+
+// saveFailed handles an attempt's result the store refused. Conflict:
+// another writer (a replay elsewhere) saved the batch since it was read;
+// what is stored stands, and the core follows it. Fenced: the partition
+// went to another node, which delivers it from now on. Else the store
+// failed (fail-stop) and the batch stays as stored, to be sent again.
+func (e *Engine) saveFailed(w *wal.Webhook, b *wal.Batch, err error) {
+	switch {
+	case errors.Is(err, wal.ErrConflict):
+		e.log.Warn("engine: batch changed while attempted; its stored state stands",
+			zap.String("batchId", b.ID.Text("bat_")))
+		if cur, gerr := e.store.GetBatch(w.Tenant, w.ID, b.ID); gerr == nil {
+			e.mu.Lock()
+			if cur.Open() {
+				e.core.Restore(stateOf(cur, e.clock.Now()))
+			} else {
+				e.core.Forget(cur.ID)
+			}
+			e.mu.Unlock()
+		}
+	case errors.Is(err, wal.ErrFenced):
+		e.log.Info("engine: result not stored: the webhook's partition is no longer held here",
+			zap.String("batchId", b.ID.Text("bat_")))
+	default:
+		e.log.Error("engine: save attempt", zap.String("batchId", b.ID.Text("bat_")), zap.Error(err))
 	}
 }
 

@@ -238,8 +238,8 @@ func (s *amnesiac) GetEvents(tenant string, ids []wal.ID) ([]*wal.Event, error) 
 	return evs, err
 }
 
-func (s *amnesiac) SaveBatch(b *wal.Batch, a *wal.Attempt) error {
-	err := s.Store.SaveBatch(b, a)
+func (s *amnesiac) SaveBatch(f wal.Fence, b *wal.Batch, a *wal.Attempt) error {
+	err := s.Store.SaveBatch(f, b, a)
 	s.saved <- b
 	return err
 }
@@ -355,12 +355,12 @@ type failingOpens struct {
 	failed chan struct{}
 }
 
-func (s *failingOpens) OpenBatches(webhook, prev wal.ID, drop []wal.ID, bs ...*wal.Batch) error {
+func (s *failingOpens) OpenBatches(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error {
 	if s.n.Add(-1) >= 0 {
 		s.failed <- struct{}{}
 		return &wal.SpaceError{Dir: "/data", Free: 1 << 20, Need: 1 << 30}
 	}
-	return s.Store.OpenBatches(webhook, prev, drop, bs...)
+	return s.Store.OpenBatches(f, webhook, from, to, bs...)
 }
 
 // An open whose commit fails (the disk reserve) consumes nothing: the
@@ -428,7 +428,7 @@ type peekCounter struct {
 	release      chan struct{}
 }
 
-func (s *peekCounter) PeekQueue(webhook, after wal.ID, max int) ([]wal.ID, error) {
+func (s *peekCounter) PeekQueue(webhook wal.ID, after wal.Cursor, max int) ([]wal.Queued, error) {
 	if !s.hold.Load() {
 		return s.Store.PeekQueue(webhook, after, max)
 	}

@@ -125,7 +125,7 @@ func benchDeliveryWrites(b *testing.B, s *Store, workers int) {
 			for _, id := range events[w] {
 				bt := &Batch{ID: s.NewID(), WebhookID: hooks[w].ID, Tenant: "bench", Status: BatchPending,
 					Events: []BatchEvent{{ID: id, Type: "t"}}, MaxAttempts: 3, CreatedAt: start}
-				if err := s.OpenBatches(hooks[w].ID, prev, nil, bt); err != nil {
+				if err := s.OpenBatches(fence(s), hooks[w].ID, at(prev), at(id), bt); err != nil {
 					b.Error(err)
 					return
 				}
@@ -133,7 +133,7 @@ func benchDeliveryWrites(b *testing.B, s *Store, workers int) {
 				bt.Status, bt.Attempts, bt.LastCode = BatchDelivered, 1, 200
 				a := &Attempt{ID: s.NewID(), BatchID: bt.ID, WebhookID: hooks[w].ID, Tenant: "bench",
 					Status: AttemptSucceeded, Trigger: TriggerAuto, ScheduledAt: start, ResponseCode: 200}
-				if err := s.SaveResult(bt, a, nil); err != nil {
+				if err := s.SaveResult(fence(s), bt, a, nil); err != nil {
 					b.Error(err)
 					return
 				}

@@ -3,6 +3,7 @@ package wal
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -115,6 +116,9 @@ type Batch struct {
 	// by hand (replay, sendexpired): that attempt record already exists.
 	NextAttemptID ID     `json:"nextAttemptId,omitzero"`
 	NextTrigger   string `json:"nextTrigger,omitempty"`
+	// Version counts the batch's stored writes (SaveBatch): a write must
+	// carry the version it read, or it fails with ErrConflict.
+	Version uint64 `json:"version,omitempty"`
 }
 
 // Open reports whether the batch still waits for an attempt.
@@ -162,25 +166,22 @@ func cursorKey(wh ID) []byte { return hookKey(pfxCursor, wh, 0) }
 // NewID returns a fresh time-ordered ID (batches, attempts).
 func (s *Store) NewID() ID { return s.ids.New(s.opts.Now()) }
 
-// PeekQueue returns up to max event IDs queued for webhook, oldest first,
-// after the event `after` (zero: from the start).
-func (s *Store) PeekQueue(webhook, after ID, max int) ([]ID, error) {
+// PeekQueue returns up to max entries queued for webhook, oldest first,
+// after the cursor `after` and never one already consumed (zero: from the
+// stored cursor). Each entry's At is the cursor that consuming up to it
+// leaves (OpenBatches' to).
+func (s *Store) PeekQueue(webhook ID, after Cursor, max int) ([]Queued, error) {
 	if err := s.readable(); err != nil || max <= 0 {
 		return nil, err
 	}
-	var out []ID
+	var out []Queued
 	// Entries are queued in ID order and consumed in that order: all up to
 	// the cursor are consumed (and linger until their TTL), so a peek seeks
 	// past them.
-	s.cursorMu.Lock()
-	cur := s.cursors[webhook]
-	s.cursorMu.Unlock()
-	if compareID(after, cur) > 0 {
-		cur = after
-	}
+	cur := maxID(after.event(), s.cursor(webhook))
 	err := s.db.View(func(txn *badger.Txn) error {
 		return eachQueued(txn, webhook, cur, func(id ID) bool {
-			out = append(out, id)
+			out = append(out, Queued{Event: id, At: cursorAt(id)})
 			return len(out) < max
 		})
 	})
@@ -284,60 +285,77 @@ func scanEvents(txn *badger.Txn, tenant string, ids []ID, out []*Event) error {
 	return nil
 }
 
-// OpenBatches stores new batches and consumes their events' queue
-// entries, in one commit, before any first attempt. drop lists further
-// queue entries of webhook to consume without a batch (events no longer
-// stored). Batches must be given in queue order, as take cuts them.
+// OpenBatches stores new batches and consumes webhook's queue entries up
+// to the cursor to (the At of the last entry taken: entries between the
+// batches' events, whose events are no longer stored, are consumed without
+// a batch), in one commit, before any first attempt. Batches must be given
+// in queue order, as the engine cuts them, each of version 0 and holding
+// entries after from and up to to; on success each is stored at version 1
+// and its Version says so. No batches consume without any (a deleted
+// webhook's queue).
 //
-// prev is the cursor the entries were read after (PeekQueue's after); when
-// it is not zero and the queue's cursor, as the commits before this one
-// leave it, is not prev, nothing is written and the error is ErrStale: an
-// earlier open of the same webhook failed, and committing this one would
-// move the cursor past the entries that one held. The caller reads the
-// queue again from the cursor (after zero).
-func (s *Store) OpenBatches(webhook, prev ID, drop []ID, bs ...*Batch) error {
+// from is the cursor the entries were read after: when the queue's cursor,
+// as the commits before this one leave it, is not from (zero included),
+// nothing is written and the error is ErrConflict: an earlier open of the
+// same webhook failed, or another writer moved it, and committing this one
+// would skip or repeat entries. The caller reads the cursor (Cursor) and
+// the queue again. f is the fence of the webhook's partition (ErrFenced).
+func (s *Store) OpenBatches(f Fence, webhook ID, from, to Cursor, bs ...*Batch) error {
+	if err := s.fenced(f); err != nil {
+		return err
+	}
+	last := to.event()
+	if compareID(last, from.event()) < 0 {
+		return fmt.Errorf("wal: OpenBatches: cursor to is before from")
+	}
 	vals := make([][]byte, len(bs))
 	for i, b := range bs {
-		v, err := marshalBatch(b)
+		if b.Version != 0 {
+			return fmt.Errorf("wal: OpenBatches: batch %s is not new (version %d)", b.ID.Text("bat_"), b.Version)
+		}
+		if n := len(b.Events); n == 0 || compareID(b.Events[0].ID, from.event()) <= 0 || compareID(b.Events[n-1].ID, last) > 0 {
+			return fmt.Errorf("wal: OpenBatches: batch %s holds entries outside (from, to]", b.ID.Text("bat_"))
+		}
+		nb := *b
+		nb.Version = 1
+		v, err := marshalBatch(&nb)
 		if err != nil {
 			return err
 		}
 		vals[i] = v
 	}
-	var last ID // the cursor after this commit
-	for _, id := range drop {
-		last = maxID(last, id)
+	if from == to && len(bs) == 0 {
+		return nil
 	}
-	for _, b := range bs {
-		if n := len(b.Events); n > 0 {
-			last = maxID(last, b.Events[n-1].ID)
-		}
-	}
-	o := &op{weight: len(bs) + len(drop), space: spaceDelivery}
+	o := &op{weight: max(len(bs), 1), space: spaceDelivery}
 	o.after = func() {
-		if !last.IsZero() {
-			s.advanceCursor(webhook, last)
+		s.advanceCursor(webhook, last)
+		for _, b := range bs {
+			s.vers[b.ID] = 1
 		}
 	}
 	o.apply = func(g *group) error {
-		if !prev.IsZero() && g.cursor(webhook) != prev {
-			return ErrStale
+		if g.cursor(webhook) != from.event() {
+			return ErrConflict
 		}
-		if !last.IsZero() {
-			g.set(cursorKey(webhook), append([]byte(nil), last[:]...), 0)
-			g.setCursor(webhook, last)
-		}
+		g.set(cursorKey(webhook), append([]byte(nil), last[:]...), 0)
+		g.setCursor(webhook, last)
 		for i, b := range bs {
+			g.setVersion(b.ID, 1)
 			g.set(batchKey(b.Tenant, b.WebhookID, b.ID), vals[i], 0)
 			g.set(openKey(b.WebhookID, b.ID), []byte(b.Tenant), 0)
-			if n := len(b.Events); n > 0 {
-				first, lastEv := b.Events[0].ID, b.Events[n-1].ID
-				g.set(deliveryKey(b.Tenant, b.WebhookID, lastEv), append(append(make([]byte, 0, 32), b.ID[:]...), first[:]...), s.opts.Retention)
-			}
+			first, lastEv := b.Events[0].ID, b.Events[len(b.Events)-1].ID
+			g.set(deliveryKey(b.Tenant, b.WebhookID, lastEv), append(append(make([]byte, 0, 32), b.ID[:]...), first[:]...), s.opts.Retention)
 		}
 		return nil
 	}
-	return s.submit(o)
+	if err := s.submit(o); err != nil {
+		return err
+	}
+	for _, b := range bs {
+		b.Version = 1
+	}
+	return nil
 }
 
 func maxID(a, b ID) ID {
@@ -350,23 +368,38 @@ func maxID(a, b ID) ID {
 // SaveBatch stores the batch's new state and, when a is not nil, the
 // attempt, together. A batch that is no longer open leaves the open index
 // and, like its attempts, expires after the retention period.
-func (s *Store) SaveBatch(b *Batch, a *Attempt) error { return s.saveBatch(b, a, nil, false) }
+//
+// Batch writes are versioned: b.Version must be the stored version (as
+// read by GetBatch, ListBatches or EachOpenBatch, or set by OpenBatches;
+// 0 for a batch never stored), or nothing is written and the error is
+// ErrConflict (another writer saved it since: read it again). On success
+// the batch is stored at b.Version+1 and b.Version is set to that. f is
+// the fence of the webhook's partition (ErrFenced).
+func (s *Store) SaveBatch(f Fence, b *Batch, a *Attempt) error {
+	return s.saveBatch(f, b, a, nil, false)
+}
 
 // SaveResult stores what an attempt did: SaveBatch plus the webhook's
 // health when h is not nil, in the same commit. It returns once written,
 // without waiting for the disk: a power cut may lose the last results
 // (a process crash loses none), and their batches are then sent again
 // under the same webhook-id, as a receiver that deduplicates expects.
-func (s *Store) SaveResult(b *Batch, a *Attempt, h *HookHealth) error {
-	return s.saveBatch(b, a, h, true)
+func (s *Store) SaveResult(f Fence, b *Batch, a *Attempt, h *HookHealth) error {
+	return s.saveBatch(f, b, a, h, true)
 }
 
-func (s *Store) saveBatch(b *Batch, a *Attempt, h *HookHealth, lazy bool) error {
+func (s *Store) saveBatch(f Fence, b *Batch, a *Attempt, h *HookHealth, lazy bool) error {
+	if err := s.fenced(f); err != nil {
+		return err
+	}
 	var ttl time.Duration
 	if !b.Open() {
 		ttl = s.opts.Retention
 	}
-	bv, err := marshalBatch(b)
+	was := b.Version
+	nb := *b
+	nb.Version = was + 1
+	bv, err := marshalBatch(&nb)
 	if err != nil {
 		return err
 	}
@@ -381,10 +414,24 @@ func (s *Store) saveBatch(b *Batch, a *Attempt, h *HookHealth, lazy bool) error 
 			return err
 		}
 	}
+	open := b.Open()
 	o := &op{weight: 1, lazy: lazy, space: spaceDelivery}
+	o.after = func() {
+		if open {
+			s.vers[nb.ID] = nb.Version
+		} else {
+			delete(s.vers, nb.ID) // read from the record if written again
+		}
+	}
 	o.apply = func(g *group) error {
+		if v, err := g.version(&nb); err != nil {
+			return err
+		} else if v != was {
+			return ErrConflict
+		}
+		g.setVersion(nb.ID, nb.Version)
 		g.set(batchKey(b.Tenant, b.WebhookID, b.ID), bv, ttl)
-		if b.Open() {
+		if open {
 			g.set(openKey(b.WebhookID, b.ID), []byte(b.Tenant), 0)
 		} else {
 			g.del(openKey(b.WebhookID, b.ID))
@@ -397,25 +444,46 @@ func (s *Store) saveBatch(b *Batch, a *Attempt, h *HookHealth, lazy bool) error 
 		}
 		return nil
 	}
-	return s.submit(o)
+	if err := s.submit(o); err != nil {
+		return err
+	}
+	b.Version = nb.Version
+	return nil
 }
 
-// DropQueue consumes up to max queue entries of webhook without a batch
-// (after the webhook was deleted) and reports how many it consumed. The
-// entries themselves expire with their events.
-func (s *Store) DropQueue(webhook ID, max int) (int, error) {
-	ids, err := s.PeekQueue(webhook, ID{}, max)
-	if err != nil || len(ids) == 0 {
+// version is batch b's stored version as this group leaves it so far:
+// written by an earlier op of the group, by an earlier group since Open
+// (s.vers, open batches only), or else as its record says (0: no record).
+func (g *group) version(b *Batch) (uint64, error) {
+	if v, ok := g.vers[b.ID]; ok {
+		return v, nil
+	}
+	if v, ok := g.s.vers[b.ID]; ok {
+		return v, nil
+	}
+	item, err := g.snapshot().Get(batchKey(b.Tenant, b.WebhookID, b.ID))
+	if err == badger.ErrKeyNotFound {
+		return 0, nil
+	}
+	if err != nil {
 		return 0, err
 	}
-	last := ids[len(ids)-1]
-	o := &op{weight: 1, space: spaceDelivery}
-	o.after = func() { s.advanceCursor(webhook, last) }
-	o.apply = func(g *group) error {
-		g.set(cursorKey(webhook), append([]byte(nil), last[:]...), 0)
-		return nil
+	var rec struct {
+		Version uint64 `json:"version"`
 	}
-	return len(ids), s.submit(o)
+	err = item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) })
+	return rec.Version, err
+}
+
+// setVersion records, within this group, that batch id is now at v
+// (undone on rollback).
+func (g *group) setVersion(id ID, v uint64) {
+	if g.vers == nil {
+		g.vers = map[ID]uint64{}
+	}
+	was, had := g.vers[id]
+	g.undoV = append(g.undoV, versionUndo{id, was, had})
+	g.vers[id] = v
 }
 
 func decodeBatch(item *badger.Item, tenant string) (*Batch, error) {
@@ -532,11 +600,15 @@ func (s *Store) ListAttempts(tenant string, batch, after ID, limit int) ([]*Atte
 	return out, more, translate(err)
 }
 
-// EachOpenBatch calls fn for every open batch (at start, to rebuild the
-// schedule). Only batches still pending or retrying are visited.
-func (s *Store) EachOpenBatch(fn func(*Batch) error) error {
+// EachOpenBatch calls fn for every open batch of partition p (at start,
+// to rebuild the schedule), each with its Version. Only batches still
+// pending or retrying are visited.
+func (s *Store) EachOpenBatch(p Part, fn func(*Batch) error) error {
 	if err := s.readable(); err != nil {
 		return err
+	}
+	if p != (Part{}) {
+		return nil
 	}
 	return translate(s.db.View(func(txn *badger.Txn) error {
 		pfx := []byte{pfxOpen, '/'}

@@ -14,11 +14,11 @@ var (
 	ErrFull = errors.New("wal: write queue full")
 	// ErrTooBig: one operation is larger than a single transaction may be.
 	ErrTooBig = errors.New("wal: operation too large for one commit")
-	// ErrStale: the queue was read after a cursor that an earlier failed
-	// commit never moved to (OpenBatches); read it again.
-	ErrStale = errors.New("wal: queue cursor moved; read the queue again")
-	// ErrConflict: the record already exists.
-	ErrConflict = errors.New("wal: already exists")
+	// ErrConflict: the stored state is not the one the write expected:
+	// the record already exists (a webhook's ID, an event type), a queue
+	// cursor is not where the read started (OpenBatches), or a batch's
+	// version moved (SaveBatch, SaveResult). Nothing was written.
+	ErrConflict = errors.New("wal: conflict with the stored state")
 )
 
 // FailedError wraps the first commit or sync failure. Once it happened the

@@ -26,11 +26,11 @@ func TestQueueCursorAndEventDeliveries(t *testing.T) {
 	e := res.IDs
 	peek := func(s *Store, wh ID) []ID {
 		t.Helper()
-		ids, err := s.PeekQueue(wh, ID{}, 100)
+		q, err := s.PeekQueue(wh, Cursor{}, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return ids
+		return eventsOf(q)
 	}
 	if got := peek(s, paid); !slices.Equal(got, []ID{e[0], e[2], e[4]}) {
 		t.Fatalf("paid queue = %v", got)
@@ -46,14 +46,14 @@ func TestQueueCursorAndEventDeliveries(t *testing.T) {
 	// all: e0 dropped (gone), e1+e2 and e3 in two batches; e4 stays queued.
 	bp := batch(paid, e[0], e[2])
 	ba1, ba2 := batch(all, e[1], e[2]), batch(all, e[3])
-	if err := s.OpenBatches(paid, ID{}, nil, bp); err != nil {
+	if err := s.OpenBatches(fence(s), paid, Cursor{}, at(e[2]), bp); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.OpenBatches(all, ID{}, []ID{e[0]}, ba1, ba2); err != nil {
+	if err := s.OpenBatches(fence(s), all, Cursor{}, at(e[3]), ba1, ba2); err != nil {
 		t.Fatal(err)
 	}
 	ba2.Status = BatchDelivered
-	if err := s.SaveBatch(ba2, nil); err != nil {
+	if err := s.SaveBatch(fence(s), ba2, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -97,8 +97,8 @@ func TestQueueCursorAndEventDeliveries(t *testing.T) {
 }
 
 // An open read after entries that an earlier open held, when that open
-// never committed, is refused (ErrStale) and consumes nothing; read again
-// from the cursor, it commits. Opens given in order commit in order.
+// never committed, is refused (ErrConflict) and consumes nothing; read
+// again from the cursor, it commits. Opens given in order commit in order.
 func TestOpenBatchesStale(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "http://x", IsActive: true, MaxBatchSize: 1}
@@ -114,19 +114,19 @@ func TestOpenBatchesStale(t *testing.T) {
 		return &Batch{ID: s.NewID(), WebhookID: w.ID, Tenant: "acme", Status: BatchPending, Events: []BatchEvent{{ID: id, Type: "t"}}}
 	}
 	// The open of e0 failed (never submitted); the one read after it must not commit.
-	if err := s.OpenBatches(w.ID, e[0], nil, batch(e[1])); !errors.Is(err, ErrStale) {
-		t.Fatalf("open after an uncommitted e0 = %v, want ErrStale", err)
+	if err := s.OpenBatches(fence(s), w.ID, at(e[0]), at(e[1]), batch(e[1])); !errors.Is(err, ErrConflict) {
+		t.Fatalf("open after an uncommitted e0 = %v, want ErrConflict", err)
 	}
-	if ids, _ := s.PeekQueue(w.ID, ID{}, 10); !slices.Equal(ids, e) {
-		t.Fatalf("queue after a stale open = %v, want all three", ids)
+	if q, _ := s.PeekQueue(w.ID, Cursor{}, 10); !slices.Equal(eventsOf(q), e) {
+		t.Fatalf("queue after a stale open = %v, want all three", eventsOf(q))
 	}
 	// Read again from the cursor: e0, then e1 after it, then e2 after e1.
-	for i, prev := range []ID{{}, e[0], e[1]} {
-		if err := s.OpenBatches(w.ID, prev, nil, batch(e[i])); err != nil {
+	for i, prev := range []Cursor{{}, at(e[0]), at(e[1])} {
+		if err := s.OpenBatches(fence(s), w.ID, prev, at(e[i]), batch(e[i])); err != nil {
 			t.Fatalf("open of e%d after %v: %v", i, prev, err)
 		}
 	}
-	if ids, _ := s.PeekQueue(w.ID, ID{}, 10); len(ids) != 0 {
-		t.Fatalf("queue left %v", ids)
+	if q, _ := s.PeekQueue(w.ID, Cursor{}, 10); len(q) != 0 {
+		t.Fatalf("queue left %v", q)
 	}
 }

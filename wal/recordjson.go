@@ -86,6 +86,10 @@ func marshalBatch(b *Batch) ([]byte, error) {
 		out = append(out, `,"nextTrigger":`...)
 		out = appendJSONString(out, b.NextTrigger)
 	}
+	if b.Version != 0 {
+		out = append(out, `,"version":`...)
+		out = strconv.AppendUint(out, b.Version, 10)
+	}
 	return append(out, '}'), nil
 }
 

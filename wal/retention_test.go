@@ -72,30 +72,31 @@ func TestRetentionFreesDisk(t *testing.T) {
 	}
 	// deliver batches and closes what is queued: a batch and an attempt
 	// each, which expire with the retention once the batch is closed.
-	var cur ID
+	var cur Cursor
 	deliver := func() {
 		for {
-			ids, err := s.PeekQueue(w.ID, cur, 100)
+			q, err := s.PeekQueue(w.ID, cur, 100)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(ids) == 0 {
+			if len(q) == 0 {
 				return
 			}
+			ids := eventsOf(q)
 			now := time.Now()
 			b := &Batch{ID: s.NewID(), WebhookID: w.ID, Tenant: "acme", Status: BatchPending, CreatedAt: now, MaxAttempts: 1}
 			for _, id := range ids {
 				b.Events = append(b.Events, BatchEvent{ID: id, Type: "a.b"})
 			}
-			if err := s.OpenBatches(w.ID, cur, nil, b); err != nil {
+			if err := s.OpenBatches(fence(s), w.ID, cur, q[len(q)-1].At, b); err != nil {
 				t.Fatal(err)
 			}
 			b.Status, b.Attempts, b.DeliveredAt = BatchDelivered, 1, now
 			a := &Attempt{ID: s.NewID(), BatchID: b.ID, WebhookID: w.ID, Tenant: "acme", Status: AttemptSucceeded, Trigger: TriggerAuto}
-			if err := s.SaveBatch(b, a); err != nil {
+			if err := s.SaveBatch(fence(s), b, a); err != nil {
 				t.Fatal(err)
 			}
-			cur = ids[len(ids)-1]
+			cur = q[len(q)-1].At
 		}
 	}
 

@@ -91,11 +91,11 @@ func TestSpaceReserve(t *testing.T) {
 		t.Errorf("Ready below the reserve = %v, want ErrNoSpace", err)
 	}
 	b := batch(res.IDs[0])
-	if err := s.OpenBatches(w.ID, ID{}, nil, b); err != nil {
+	if err := s.OpenBatches(fence(s), w.ID, Cursor{}, at(res.IDs[0]), b); err != nil {
 		t.Errorf("open batch below the reserve = %v, want it stored (delivery goes on)", err)
 	}
 	b.Status = BatchDelivered
-	if err := s.SaveResult(b, &Attempt{ID: s.NewID(), BatchID: b.ID, WebhookID: w.ID, Tenant: "acme", Status: AttemptSucceeded}, nil); err != nil {
+	if err := s.SaveResult(fence(s), b, &Attempt{ID: s.NewID(), BatchID: b.ID, WebhookID: w.ID, Tenant: "acme", Status: AttemptSucceeded}, nil); err != nil {
 		t.Errorf("save result below the reserve = %v", err)
 	}
 	if s.Err() != nil {
@@ -106,7 +106,7 @@ func TestSpaceReserve(t *testing.T) {
 	if err := s.space.measure(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.OpenBatches(w.ID, ID{}, nil, batch(res.IDs[1])); !errors.As(err, &se) || se.Need != testFloor {
+	if err := s.OpenBatches(fence(s), w.ID, at(res.IDs[0]), at(res.IDs[1]), batch(res.IDs[1])); !errors.As(err, &se) || se.Need != testFloor {
 		t.Errorf("open batch below the floor = %v, want a SpaceError needing the floor", err)
 	}
 	if err := s.syncBarrier(); err != nil {

@@ -101,6 +101,10 @@ type Store struct {
 	cursorMu sync.Mutex
 	cursors  map[ID]ID // per webhook: the last consumed queue entry
 
+	// vers holds the stored version of batches written since Open while
+	// they are open (delivery.go); the committer's alone.
+	vers map[ID]uint64
+
 	recent *recent // events fanned out lately, for the engine's first read
 
 	// The syncer (commit.go): unsynced is the written group waiting for it.
@@ -155,6 +159,7 @@ func Open(opts Options) (*Store, error) {
 		tenants:   map[string]*tenantCache{},
 		hooks:     map[ID]*Webhook{},
 		cursors:   map[ID]ID{},
+		vers:      map[ID]uint64{},
 		recent:    newRecent(recentBytes),
 		gcStop:    make(chan struct{}),
 		gcDone:    make(chan struct{}),
@@ -346,9 +351,18 @@ func (s *Store) Close() error {
 }
 
 // OnQueued registers fn to be told, after each append commit, how many new
-// queue entries each webhook got. fn runs on the committer goroutine: it
-// must not block or call back into the store, and must not keep the map.
-func (s *Store) OnQueued(fn func(counts map[ID]int)) { s.queued.Store(&fn) }
+// queue entries each webhook of partition p got, until stop is called
+// (one listener: a later call replaces it). fn runs on the committer
+// goroutine, holding none of the store's locks: it must not block or call
+// back into the store, and must not keep the map.
+func (s *Store) OnQueued(p Part, fn func(counts map[ID]int)) (stop func()) {
+	if p != (Part{}) {
+		return func() {}
+	}
+	l := &fn
+	s.queued.Store(l)
+	return func() { s.queued.CompareAndSwap(l, nil) }
+}
 
 // Err is the sticky failure, or nil while the store is healthy.
 func (s *Store) Err() error {

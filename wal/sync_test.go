@@ -26,7 +26,7 @@ func TestResultsDoNotWaitForSync(t *testing.T) {
 	wh, b := s.NewID(), s.NewID()
 	batch := &Batch{ID: b, WebhookID: wh, Tenant: "acme", Status: BatchDelivered, Attempts: 1, MaxAttempts: 3}
 	att := &Attempt{ID: s.NewID(), BatchID: b, WebhookID: wh, Tenant: "acme", Status: AttemptSucceeded, Trigger: TriggerAuto}
-	if err := s.SaveResult(batch, att, nil); err != nil { // returns while the sync is held
+	if err := s.SaveResult(fence(s), batch, att, nil); err != nil { // returns while the sync is held
 		t.Fatal(err)
 	}
 	if got, err := s.GetBatch("acme", wh, b); err != nil || got.Status != BatchDelivered {
@@ -243,7 +243,7 @@ func TestValueLogSyncedWhenMemtableRotates(t *testing.T) {
 	}
 	for i := 0; i < 50000 && !s.memLogs.followedBy(mem); i++ {
 		b := &Batch{ID: s.NewID(), WebhookID: wh, Tenant: "acme", Status: BatchDelivered, Attempts: 1, MaxAttempts: 3, Refs: refs}
-		if err := s.SaveResult(b, nil, nil); err != nil { // lazy: no sync of its own
+		if err := s.SaveResult(fence(s), b, nil, nil); err != nil { // lazy: no sync of its own
 			t.Fatal(err)
 		}
 	}

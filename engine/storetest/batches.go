@@ -17,7 +17,15 @@ func openOne(t *testing.T, s Store, w *wal.Webhook, n int) *wal.Batch {
 	}
 	res := mustAppend(t, s, w.Tenant, in...)
 	b := batch(s, w, res.IDs...)
-	if err := s.OpenBatches(w.ID, wal.ID{}, nil, b); err != nil {
+	from, err := s.Cursor(w.ID)
+	if err != nil {
+		t.Fatalf("Cursor: %v", err)
+	}
+	q := peekQ(t, s, w.ID)
+	if len(q) == 0 || q[len(q)-1].Event != res.IDs[n-1] {
+		t.Fatalf("queue of %s = %s, want it to end with the %d appended", w.ID.Text("wh_"), show(eventsOf(q)), n)
+	}
+	if err := s.OpenBatches(fence(t, s, w), w.ID, from, q[len(q)-1].At, b); err != nil {
 		t.Fatalf("OpenBatches: %v", err)
 	}
 	return b
@@ -33,7 +41,8 @@ func testSaveBatch(t *testing.T, su *suite) {
 	a := attempt(s, b, wal.AttemptFailed, 503)
 	b.Status, b.Attempts, b.LastStatus, b.LastCode = wal.BatchRetrying, 1, wal.AttemptFailed, 503
 	b.NextAttemptAt = time.Date(2026, 1, 2, 3, 5, 0, 0, time.UTC)
-	if err := s.SaveBatch(b, a); err != nil {
+	f := fence(t, s, w)
+	if err := s.SaveBatch(f, b, a); err != nil {
 		t.Fatal(err)
 	}
 	wantB, wantA := *b, *a
@@ -56,7 +65,7 @@ func testSaveBatch(t *testing.T, su *suite) {
 
 	done := wantB
 	done.Status, done.Attempts, done.DeliveredAt = wal.BatchDelivered, 2, time.Date(2026, 1, 2, 3, 5, 1, 0, time.UTC)
-	if err := s.SaveBatch(&done, attempt(s, &done, wal.AttemptSucceeded, 200)); err != nil {
+	if err := s.SaveBatch(f, &done, attempt(s, &done, wal.AttemptSucceeded, 200)); err != nil {
 		t.Fatal(err)
 	}
 	if got := openAll(t, s); len(got) != 0 {
@@ -64,7 +73,7 @@ func testSaveBatch(t *testing.T, su *suite) {
 	}
 	replay := done
 	replay.Status, replay.MaxAttempts = wal.BatchRetrying, done.Attempts+1
-	if err := s.SaveBatch(&replay, nil); err != nil {
+	if err := s.SaveBatch(f, &replay, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := openAll(t, s); !slices.Equal(got, []wal.ID{b.ID}) {
@@ -74,7 +83,7 @@ func testSaveBatch(t *testing.T, su *suite) {
 		t.Errorf("ListAttempts = %d, %v; want 2 (a SaveBatch without an attempt adds none)", len(atts), err)
 	}
 	stop := errStop{}
-	if err := s.EachOpenBatch(func(*wal.Batch) error { return stop }); err != stop {
+	if err := s.EachOpenBatch(s.PartOf(acme, w.ID), func(*wal.Batch) error { return stop }); err != stop {
 		t.Errorf("EachOpenBatch with fn failing = %v, want fn's error", err)
 	}
 }
@@ -97,7 +106,8 @@ func testSaveResult(t *testing.T, su *suite) {
 	b.Status, b.Attempts = wal.BatchRetrying, 1
 	a1 := attempt(s, b, wal.AttemptFailed, 500)
 	hh := h
-	if err := s.SaveResult(b, a1, &hh); err != nil {
+	f := fence(t, s, w)
+	if err := s.SaveResult(f, b, a1, &hh); err != nil {
 		t.Fatal(err)
 	}
 	hh.Failures = 99 // the caller's
@@ -109,7 +119,7 @@ func testSaveResult(t *testing.T, su *suite) {
 	}
 	b.Status, b.Attempts = wal.BatchDelivered, 2
 	a2 := attempt(s, b, wal.AttemptSucceeded, 200)
-	if err := s.SaveResult(b, a2, nil); err != nil { // no health: the stored one stays
+	if err := s.SaveResult(f, b, a2, nil); err != nil { // no health: the stored one stays
 		t.Fatal(err)
 	}
 	if got, ok, _ := s.Health(w.ID); !ok || !same(got, h) {
@@ -143,7 +153,7 @@ func testSaveResult(t *testing.T, su *suite) {
 	}
 	w2 := hook(t, s, acme, true)
 	b2 := openOne(t, s, w2, 1)
-	if err := s.SaveResult(b2, nil, &h); err != nil {
+	if err := s.SaveResult(fence(t, s, w2), b2, nil, &h); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteWebhook(acme, w2.ID); err != nil {
@@ -168,7 +178,7 @@ func testListBatches(t *testing.T, su *suite) {
 		b := openOne(t, s, w, 1)
 		if i%2 == 1 {
 			b.Status, b.Attempts = wal.BatchDelivered, 1
-			if err := s.SaveBatch(b, nil); err != nil {
+			if err := s.SaveBatch(fence(t, s, w), b, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -239,7 +249,7 @@ func testAttempts(t *testing.T, su *suite) {
 	for i := 0; i < 5; i++ {
 		a := attempt(s, b, wal.AttemptFailed, 500+i)
 		b.Attempts = i + 1
-		if err := s.SaveResult(b, a, nil); err != nil {
+		if err := s.SaveResult(fence(t, s, w), b, a, nil); err != nil {
 			t.Fatal(err)
 		}
 		as = append(as, a)
@@ -273,14 +283,16 @@ func testEventDeliveries(t *testing.T, su *suite) {
 	e := mustAppend(t, s, acme, ev("paid", "", `0`), ev("new", "", `1`), ev("paid", "", `2`), ev("new", "", `3`), ev("paid", "", `4`)).IDs
 	bp := batch(s, paid, e[0], e[2])
 	ba1, ba2 := batch(s, all, e[1], e[2]), batch(s, all, e[3])
-	if err := s.OpenBatches(paid.ID, wal.ID{}, nil, bp); err != nil {
+	qp, qa := peekQ(t, s, paid.ID), peekQ(t, s, all.ID) // e0 e2 e4; e0..e4
+	f := fence(t, s, all)
+	if err := s.OpenBatches(fence(t, s, paid), paid.ID, wal.Cursor{}, qp[1].At, bp); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.OpenBatches(all.ID, wal.ID{}, []wal.ID{e[0]}, ba1, ba2); err != nil {
+	if err := s.OpenBatches(f, all.ID, wal.Cursor{}, qa[3].At, ba1, ba2); err != nil { // e0 consumed without a batch
 		t.Fatal(err)
 	}
 	ba2.Status = wal.BatchDelivered
-	if err := s.SaveBatch(ba2, nil); err != nil {
+	if err := s.SaveBatch(f, ba2, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := [][]wal.Delivery{

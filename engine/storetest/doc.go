@@ -22,21 +22,53 @@
 // HookHealth, Delivery); none of them refers to Badger. IDs are ULIDs
 // (wal.ID): time-ordered, made by the store (NewID, NewWebhookID, Append).
 // A webhook's queue holds the IDs of the events fanned out to it, in ID
-// order; the store keeps per webhook a cursor, the last entry consumed,
-// and consumes only by moving it forward (OpenBatches, DropQueue).
+// order; the store keeps per webhook a cursor (wal.Cursor), the place
+// after the last entry consumed, and consumes only by moving it forward
+// in OpenBatches. Cursors are opaque 16-byte values that the store makes
+// (Badger keeps the event's ID in them, a stream-backed store its
+// sequence): the engine keeps them, hands them back and compares them for
+// equality only. The zero cursor is a queue's start.
 //
 // Tenants: every event, idempotency key, event type, webhook, batch and
 // attempt belongs to one tenant. Asked for under another tenant, a record
 // does not exist: ErrNotFound exactly as for a missing one, and lists are
-// empty. Operations keyed by a webhook ID alone (PeekQueue, Health,
-// OpenBatches, SaveBatch) trust the engine, which only has the IDs the
-// store gave it.
+// empty. Operations keyed by a webhook ID alone (Cursor, PeekQueue,
+// Health, OpenBatches, SaveBatch) trust the engine, which only has the
+// IDs the store gave it.
+//
+// # Partitions, claims and fences
+//
+// The webhooks are divided into partitions (wal.Part; PartOf never
+// changes). A node delivers the partitions it holds a claim on: Claims
+// hands them out (those held at once are in the channel when it returns),
+// each with a Fence and a Lost channel. The engine loads a claimed
+// partition (LoadPart: webhooks and health; EachOpenBatch; PeekQueue of
+// each webhook), listens to its fan-out (OnQueued, stopped when the claim
+// goes), and drops the partition's webhooks from its schedule when Lost
+// closes. Every delivery write (OpenBatches, SaveBatch, SaveResult)
+// carries the fence of the webhook's partition and fails with
+// wal.ErrFenced once it is not valid, so a node that lost a partition
+// cannot write over the node that took it. The Badger store has one
+// partition, Part{}, claimed from Open to Close, never lost; its fence is
+// valid for that store alone.
+//
+// # Versions
+//
+// A batch carries a version (wal.Batch.Version), the number of its stored
+// writes: OpenBatches stores new batches at 1, and SaveBatch and
+// SaveResult store b at b.Version+1 only if the stored version is still
+// b.Version, else they write nothing and fail with wal.ErrConflict. Reads
+// (GetBatch, ListBatches, EachOpenBatch) set it, and a write that
+// succeeded sets the caller's b.Version to the new one. The engine also
+// serialises the writes of one batch itself (a replay against an
+// attempt's result) and saves over the versions it wrote itself, so on
+// one node a conflict means a writer elsewhere.
 //
 // # Durability
 //
 // Durable on return: when Append, CreateWebhook, CreateWebhookUpTo,
 // UpdateWebhook, DeleteWebhook, CreateEventType, DeleteEventType,
-// OpenBatches, SaveBatch or DropQueue return nil, the write survives a
+// OpenBatches or SaveBatch return nil, the write survives a
 // crash of the process or the machine at any later instant, and a restart
 // (Close, then Open on the same state) finds it.
 //
@@ -69,7 +101,9 @@
 // Events (GetEvent, GetEvents): the slice and each *Event are the
 // caller's, but Data and Refs may share memory with the store (and with
 // the Data given to Append): read-only. OnQueued's map is valid only
-// during the call.
+// during the call. A successful OpenBatches, SaveBatch or SaveResult sets
+// the Version of the batches given to it (the one change a store makes to
+// its arguments).
 //
 // # Errors
 //
@@ -77,10 +111,13 @@
 // boundary untranslated.
 //
 //   - wal.ErrNotFound: no such record for this tenant.
-//   - wal.ErrConflict: the record exists already (CreateWebhook with a
-//     used ID, CreateEventType of a known type).
-//   - wal.ErrStale: OpenBatches was read after a cursor that is not the
-//     stored one; nothing was written; read the queue again.
+//   - wal.ErrConflict: the stored state is not the one the write
+//     expected, and nothing was written: the record exists already
+//     (CreateWebhook with a used ID, CreateEventType of a known type);
+//     OpenBatches' from is not the stored cursor (read Cursor and the
+//     queue again); a batch's version moved (read the batch again).
+//   - wal.ErrFenced: a delivery write carried no fence, or the fence of
+//     a claim no longer held; nothing was written.
 //   - wal.ErrLimit: CreateWebhookUpTo at the tenant's limit.
 //   - wal.ErrClosed: after Close, every write and every read of events,
 //     queues, batches, attempts and health; Ready says so. Webhook and
@@ -97,28 +134,11 @@
 //
 // # Planned
 //
-// The boundary the scale-out design proposes (docs/DESIGN.md, "Beyond
-// one machine") goes further than today's interface; the Badger store does not offer these yet, and
-// the suite names each with a skipped test (Planned/...):
+// The scale-out design (docs/DESIGN.md, "Beyond one machine") needs one
+// more thing of a store that the interface does not offer yet; the suite
+// names it with a skipped test (Planned/...):
 //
-//   - VersionedBatchWrites: a batch carries a version; SaveBatch and
-//     SaveResult fail with ErrConflict when the stored one moved, and
-//     reads set it. Today the last write wins; the engine serialises the
-//     writes of one batch itself.
-//   - OpaqueCursors: PeekQueue returns entries with an opaque cursor each
-//     and OpenBatches takes cursors, not event IDs.
-//   - OpenChecksEveryCursor: OpenBatches(from, to) refuses whenever the
-//     stored cursor is not from (ErrConflict), the zero cursor included;
-//     today prev zero is not checked.
-//   - DropFoldsIntoOpen: DropQueue leaves the interface; OpenBatches with
-//     drop and no batches does its work (it already can).
-//   - ClaimsOfPartitions: work arrives as claims of partitions (Badger:
-//     one partition, claimed for ever) and is loaded per partition, not
-//     all at once (Webhooks, EachOpenBatch).
-//   - FencedWrites: delivery writes carry the claim's fence and fail once
-//     it is lost.
-//   - QueuedPerPartition: fan-out notifications per partition, with a stop
-//     function, never running engine code on a store goroutine.
 //   - WatchWebhooks: webhook changes reach every node's engine from the
-//     store, not from the API by hand.
+//     store. Today the API's one service call stores a change and tells
+//     the local engine (api/service.go), which is all one node needs.
 package storetest

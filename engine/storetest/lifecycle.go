@@ -32,18 +32,20 @@ func testRestart(t *testing.T, su *suite) {
 	e := res.IDs
 	mustAppend(t, s, beta, ev("t", "k0", `b`))
 	b1, b2 := batch(s, a, e[0], e[1]), batch(s, a, e[2])
-	if err := s.OpenBatches(a.ID, wal.ID{}, nil, b1, b2); err != nil {
+	qa := peekQ(t, s, a.ID) // e0 .. e4
+	f := fence(t, s, a)
+	if err := s.OpenBatches(f, a.ID, wal.Cursor{}, qa[2].At, b1, b2); err != nil {
 		t.Fatal(err)
 	}
 	b1.Status, b1.Attempts, b1.DeliveredAt = wal.BatchDelivered, 1, time.Date(2026, 1, 2, 3, 4, 8, 0, time.UTC)
 	a1 := attempt(s, b1, wal.AttemptSucceeded, 200)
 	h := wal.HookHealth{Failures: 2, FailingSince: time.Date(2026, 1, 2, 3, 4, 9, 0, time.UTC)}
-	if err := s.SaveResult(b1, a1, &h); err != nil {
+	if err := s.SaveResult(f, b1, a1, &h); err != nil {
 		t.Fatal(err)
 	}
 	b2.Status, b2.Attempts = wal.BatchRetrying, 1
 	a2 := attempt(s, b2, wal.AttemptFailed, 503)
-	if err := s.SaveBatch(b2, a2); err != nil {
+	if err := s.SaveBatch(f, b2, a2); err != nil {
 		t.Fatal(err)
 	}
 	types, _, err := s.ListEventTypes(acme, "", 10)
@@ -65,10 +67,15 @@ func testRestart(t *testing.T, su *suite) {
 	_, err = s.GetWebhook(acme, gone.ID)
 	check("a deleted webhook stays deleted", errors.Is(err, wal.ErrNotFound))
 	var all []wal.ID
-	for _, w := range s.Webhooks() {
-		all = append(all, w.ID)
+	for _, c := range claims(t, s) {
+		st, err := s.LoadPart(c.Part)
+		check("LoadPart", err == nil)
+		for _, w := range st.Webhooks {
+			all = append(all, w.ID)
+		}
 	}
-	check("Webhooks() lists the three", slices.Equal(all, sorted(a.ID, off.ID, other.ID)))
+	slices.SortFunc(all, cmpID)
+	check("the partitions' webhooks are the three", slices.Equal(all, sorted(a.ID, off.ID, other.ID)))
 	check("CountWebhooks", s.CountWebhooks(acme) == 2)
 	for i, id := range e {
 		got, err := s.GetEvent(acme, id)
@@ -96,13 +103,18 @@ func testRestart(t *testing.T, su *suite) {
 	check("health kept", ok && err == nil && same(gh, h))
 	d, err := s.EventDeliveries(acme, e[3])
 	check("a queued event is still queued", err == nil && len(d) == 1 && d[0].Status == "queued")
-	// The restored cursor is what stale opens are checked against.
-	wantErr(t, "OpenBatches after a cursor older than the stored one", s.OpenBatches(a.ID, e[1], nil, batch(s, a, e[3])), wal.ErrStale)
-	if err := s.OpenBatches(a.ID, e[2], nil, batch(s, a, e[3])); err != nil {
+	// The restored cursor is what opens are checked against.
+	f = fence(t, s, a)
+	cur, err := s.Cursor(a.ID)
+	check("Cursor kept", err == nil && cur == qa[2].At)
+	q := peekQ(t, s, a.ID) // e3 e4
+	wantErr(t, "OpenBatches after a cursor older than the stored one", s.OpenBatches(f, a.ID, qa[1].At, q[0].At, batch(s, a, e[3])), wal.ErrConflict)
+	wantErr(t, "OpenBatches from the zero cursor", s.OpenBatches(f, a.ID, wal.Cursor{}, q[0].At, batch(s, a, e[3])), wal.ErrConflict)
+	if err := s.OpenBatches(f, a.ID, cur, q[0].At, batch(s, a, e[3])); err != nil {
 		t.Errorf("OpenBatches after the stored cursor: %v", err)
 	}
 	// New work after the reopen fans out and is kept in turn.
-	l := listen(s)
+	l := listen(t, s)
 	more := mustAppend(t, s, acme, ev("t", "", `5`))
 	l.await(t, map[wal.ID]int{a.ID: 1})
 	check("a new event queued after the old ones", slices.Equal(peek(t, s, a.ID), []wal.ID{e[4], more.IDs[0]}))
@@ -117,6 +129,7 @@ func testClosed(t *testing.T, su *suite) {
 	s, _ := su.open(t, "")
 	w := hook(t, s, acme, true)
 	b := openOne(t, s, w, 1)
+	f := fence(t, s, w)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -132,16 +145,17 @@ func testClosed(t *testing.T, su *suite) {
 	wantErr(t, "DeleteWebhook after Close", s.DeleteWebhook(acme, w.ID), wal.ErrClosed)
 	_, err = s.CreateEventType(acme, wal.EventType{Name: "n"})
 	wantErr(t, "CreateEventType after Close", err, wal.ErrClosed)
-	wantErr(t, "OpenBatches after Close", s.OpenBatches(w.ID, wal.ID{}, nil, batch(s, w, s.NewID())), wal.ErrClosed)
-	wantErr(t, "SaveBatch after Close", s.SaveBatch(b, nil), wal.ErrClosed)
-	wantErr(t, "SaveResult after Close", s.SaveResult(b, nil, &wal.HookHealth{}), wal.ErrClosed)
-	_, err = s.DropQueue(w.ID, 1)
-	wantErr(t, "DropQueue after Close", err, wal.ErrClosed)
+	nb := batch(s, w, s.NewID())
+	wantErr(t, "OpenBatches after Close", s.OpenBatches(f, w.ID, wal.Cursor{}, wal.CursorFrom(nb.Events[0].ID[:]), nb), wal.ErrClosed)
+	wantErr(t, "SaveBatch after Close", s.SaveBatch(f, b, nil), wal.ErrClosed)
+	wantErr(t, "SaveResult after Close", s.SaveResult(f, b, nil, &wal.HookHealth{}), wal.ErrClosed)
+	_, err = s.Cursor(w.ID)
+	wantErr(t, "Cursor after Close", err, wal.ErrClosed)
 	_, err = s.GetEvent(acme, b.Events[0].ID)
 	wantErr(t, "GetEvent after Close", err, wal.ErrClosed)
 	_, err = s.GetEvents(acme, []wal.ID{s.NewID()})
 	wantErr(t, "GetEvents after Close", err, wal.ErrClosed)
-	_, err = s.PeekQueue(w.ID, wal.ID{}, 10)
+	_, err = s.PeekQueue(w.ID, wal.Cursor{}, 10)
 	wantErr(t, "PeekQueue after Close", err, wal.ErrClosed)
 	_, err = s.GetBatch(acme, w.ID, b.ID)
 	wantErr(t, "GetBatch after Close", err, wal.ErrClosed)
@@ -149,7 +163,7 @@ func testClosed(t *testing.T, su *suite) {
 	wantErr(t, "ListBatches after Close", err, wal.ErrClosed)
 	_, _, err = s.Health(w.ID)
 	wantErr(t, "Health after Close", err, wal.ErrClosed)
-	wantErr(t, "EachOpenBatch after Close", s.EachOpenBatch(func(*wal.Batch) error { return nil }), wal.ErrClosed)
+	wantErr(t, "EachOpenBatch after Close", s.EachOpenBatch(s.PartOf(acme, w.ID), func(*wal.Batch) error { return nil }), wal.ErrClosed)
 }
 
 // Fail-stop: after a failed write, that write and every later one fail
@@ -164,7 +178,9 @@ func testFailStop(t *testing.T, su *suite) {
 	w := hook(t, s, acme, true)
 	acked := mustAppend(t, s, acme, ev("t", "k", `0`), ev("t", "", `1`))
 	b := batch(s, w, acked.IDs[0])
-	if err := s.OpenBatches(w.ID, wal.ID{}, nil, b); err != nil {
+	q := peekQ(t, s, w.ID)
+	f := fence(t, s, w)
+	if err := s.OpenBatches(f, w.ID, wal.Cursor{}, q[0].At, b); err != nil {
 		t.Fatal(err)
 	}
 	cause := errors.New("storetest: injected write failure")
@@ -175,14 +191,15 @@ func testFailStop(t *testing.T, su *suite) {
 	late := batch(s, w, acked.IDs[1])
 	for what, err := range map[string]error{
 		"Append":         func() error { _, err := s.Append(acme, []wal.EventInput{ev("t", "", `3`)}); return err }(),
-		"OpenBatches":    s.OpenBatches(w.ID, acked.IDs[0], nil, late),
-		"SaveBatch":      s.SaveBatch(b, nil),
-		"SaveResult":     s.SaveResult(b, nil, &wal.HookHealth{Failures: 1}),
+		"OpenBatches":    s.OpenBatches(f, w.ID, q[0].At, q[1].At, late),
+		"SaveBatch":      s.SaveBatch(f, b, nil),
+		"SaveResult":     s.SaveResult(f, b, nil, &wal.HookHealth{Failures: 1}),
 		"CreateWebhook":  s.CreateWebhook(&wal.Webhook{ID: s.NewWebhookID(), Tenant: acme, URL: "http://x"}),
 		"GetEvent":       func() error { _, err := s.GetEvent(acme, acked.IDs[0]); return err }(),
-		"PeekQueue":      func() error { _, err := s.PeekQueue(w.ID, wal.ID{}, 10); return err }(),
+		"PeekQueue":      func() error { _, err := s.PeekQueue(w.ID, wal.Cursor{}, 10); return err }(),
+		"Cursor":         func() error { _, err := s.Cursor(w.ID); return err }(),
 		"GetBatch":       func() error { _, err := s.GetBatch(acme, w.ID, b.ID); return err }(),
-		"EachOpenBatch":  s.EachOpenBatch(func(*wal.Batch) error { return nil }),
+		"EachOpenBatch":  s.EachOpenBatch(s.PartOf(acme, w.ID), func(*wal.Batch) error { return nil }),
 		"Ready":          s.Ready(),
 		"Err":            s.Err(),
 		"ListAttempts":   func() error { _, _, err := s.ListAttempts(acme, b.ID, wal.ID{}, 1); return err }(),
@@ -196,8 +213,8 @@ func testFailStop(t *testing.T, su *suite) {
 			t.Errorf("%s after the failure = %v, want the sticky failure (wrapping %v)", what, err, cause)
 		}
 	}
-	var f *wal.FailedError
-	if !errors.As(s.Err(), &f) {
+	var fe *wal.FailedError
+	if !errors.As(s.Err(), &fe) {
 		t.Errorf("Err() = %v, want a *wal.FailedError", s.Err())
 	}
 	_ = s.Close() // may report the failure

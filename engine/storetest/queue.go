@@ -12,7 +12,7 @@ import (
 // non-matching, deleted, later and other tenants' webhooks get none.
 func testFanOut(t *testing.T, su *suite) {
 	s, _ := su.open(t, "")
-	l := listen(s)
+	l := listen(t, s)
 	all := hook(t, s, acme, true)
 	star := hook(t, s, acme, true, "*")
 	paid := hook(t, s, acme, true, "order.paid")
@@ -59,8 +59,9 @@ func testFanOut(t *testing.T, su *suite) {
 	l.await(t, map[wal.ID]int{paused.ID: 1, late.ID: 1})
 }
 
-// PeekQueue pages a queue in ID order without consuming it; DropQueue
-// consumes entries without a batch.
+// PeekQueue pages a queue in ID order without consuming it, each entry
+// with the cursor it leaves; OpenBatches without batches consumes
+// entries (a deleted webhook's queue).
 func testQueue(t *testing.T, su *suite) {
 	s, _ := su.open(t, "")
 	w := hook(t, s, acme, true)
@@ -68,70 +69,104 @@ func testQueue(t *testing.T, su *suite) {
 	for i := 0; i < 3; i++ { // several appends: several records, one queue
 		e = append(e, mustAppend(t, s, acme, ev("t", "", `1`), ev("t", "", `2`)).IDs...)
 	}
+	q := peekQ(t, s, w.ID)
+	if !slices.Equal(eventsOf(q), e) {
+		t.Fatalf("PeekQueue = %s, want %s", show(eventsOf(q)), show(e))
+	}
+	for i := range q {
+		for j := range i {
+			if q[i].At == q[j].At || q[i].At.IsZero() {
+				t.Fatalf("entries %d and %d share a cursor (or one is zero)", j, i)
+			}
+		}
+	}
 	for _, c := range []struct {
 		name  string
-		after wal.ID
+		after wal.Cursor
 		max   int
 		want  []wal.ID
 	}{
-		{"all", wal.ID{}, 100, e},
-		{"first 3", wal.ID{}, 3, e[:3]},
-		{"after e1", e[1], 2, e[2:4]},
-		{"after the last", e[5], 10, nil},
-		{"max 0", wal.ID{}, 0, nil},
+		{"all", wal.Cursor{}, 100, e},
+		{"first 3", wal.Cursor{}, 3, e[:3]},
+		{"after e1", q[1].At, 2, e[2:4]},
+		{"after the last", q[5].At, 10, nil},
+		{"max 0", wal.Cursor{}, 0, nil},
 	} {
 		got, err := s.PeekQueue(w.ID, c.after, c.max)
-		if err != nil || !slices.Equal(got, c.want) {
-			t.Errorf("PeekQueue %s = %s, %v; want %s", c.name, show(got), err, show(c.want))
+		if err != nil || !slices.Equal(eventsOf(got), c.want) {
+			t.Errorf("PeekQueue %s = %s, %v; want %s", c.name, show(eventsOf(got)), err, show(c.want))
+		}
+		for i, x := range got {
+			if k := slices.Index(e, x.Event); x.At != q[k].At {
+				t.Errorf("PeekQueue %s: entry %d's cursor differs from the full read's", c.name, i)
+			}
 		}
 	}
-	got, _ := s.PeekQueue(w.ID, wal.ID{}, 100)
-	got[0] = wal.ID{}
+	got, _ := s.PeekQueue(w.ID, wal.Cursor{}, 100)
+	got[0] = wal.Queued{}
 	if again := peek(t, s, w.ID); !slices.Equal(again, e) {
 		t.Errorf("PeekQueue changed by the caller or by peeking: %s", show(again))
 	}
-	if n, err := s.DropQueue(w.ID, 4); err != nil || n != 4 {
-		t.Fatalf("DropQueue(4) = %d, %v", n, err)
+	if cur, err := s.Cursor(w.ID); err != nil || !cur.IsZero() {
+		t.Errorf("Cursor of a queue nothing consumed = %v, %v; want zero", cur, err)
+	}
+	f := fence(t, s, w)
+	if err := s.OpenBatches(f, w.ID, wal.Cursor{}, q[3].At); err != nil {
+		t.Fatalf("OpenBatches consuming 4 without a batch: %v", err)
 	}
 	if got := peek(t, s, w.ID); !slices.Equal(got, e[4:]) {
-		t.Errorf("queue after dropping 4 = %s, want %s", show(got), show(e[4:]))
+		t.Errorf("queue after consuming 4 = %s, want %s", show(got), show(e[4:]))
 	}
-	if n, err := s.DropQueue(w.ID, 10); err != nil || n != 2 {
-		t.Errorf("DropQueue(10) of 2 = %d, %v", n, err)
+	if got, _ := s.PeekQueue(w.ID, q[1].At, 10); !slices.Equal(eventsOf(got), e[4:]) {
+		t.Errorf("PeekQueue after a consumed entry = %s, want only what is left %s", show(eventsOf(got)), show(e[4:]))
 	}
-	if n, err := s.DropQueue(w.ID, 10); err != nil || n != 0 {
-		t.Errorf("DropQueue of an empty queue = %d, %v", n, err)
+	if cur, err := s.Cursor(w.ID); err != nil || cur != q[3].At {
+		t.Errorf("Cursor after consuming 4 = %v, %v; want the 4th entry's", cur, err)
+	}
+	if err := s.OpenBatches(f, w.ID, q[3].At, q[5].At); err != nil {
+		t.Errorf("OpenBatches consuming the last 2: %v", err)
+	}
+	if err := s.OpenBatches(f, w.ID, q[5].At, q[5].At); err != nil {
+		t.Errorf("OpenBatches consuming nothing: %v", err)
 	}
 	if n, err := s.QueueDepth(w.ID); err != nil || n != 0 {
-		t.Errorf("QueueDepth after dropping all = %d, %v", n, err)
+		t.Errorf("QueueDepth after consuming all = %d, %v", n, err)
 	}
 }
 
 // OpenBatches writes batches and moves the cursor in one write: both are
-// visible on return, the entries it consumed (batched or dropped) are
-// gone from the queue, an open read after a cursor that moved is refused
-// with nothing written, and the caller may change its batches afterwards.
+// visible on return, the entries it consumed (batched or not) are gone
+// from the queue, an open read after a cursor other than the stored one
+// (the zero cursor included) is refused with ErrConflict and nothing
+// written, new batches are stored at version 1, and the caller may change
+// its batches afterwards.
 func testOpenBatches(t *testing.T, su *suite) {
 	s, _ := su.open(t, "")
 	w := hook(t, s, acme, true)
 	bystander := hook(t, s, acme, true)
 	e := mustAppend(t, s, acme, ev("t", "", `0`), ev("t", "", `1`), ev("t", "", `2`), ev("t", "", `3`), ev("t", "", `4`), ev("t", "", `5`)).IDs
+	q := peekQ(t, s, w.ID)
+	f := fence(t, s, w)
 
-	// A read after e0, which no commit consumed: stale, nothing written.
+	// A read after e0, which no commit consumed: a conflict, nothing written.
 	stale := batch(s, w, e[1])
-	wantErr(t, "OpenBatches after a cursor never committed", s.OpenBatches(w.ID, e[0], nil, stale), wal.ErrStale)
+	wantErr(t, "OpenBatches after a cursor never committed", s.OpenBatches(f, w.ID, q[0].At, q[1].At, stale), wal.ErrConflict)
 	_, err := s.GetBatch(acme, w.ID, stale.ID)
-	wantErr(t, "GetBatch of a stale open's batch", err, wal.ErrNotFound)
+	wantErr(t, "GetBatch of a refused open's batch", err, wal.ErrNotFound)
 	if got := peek(t, s, w.ID); !slices.Equal(got, e) {
-		t.Fatalf("queue after a stale open = %s, want all of it", show(got))
+		t.Fatalf("queue after a refused open = %s, want all of it", show(got))
 	}
 
-	// e0 gone (dropped), e1+e2 and e3 in two batches; then e4 after e3.
+	// e0 gone (consumed without a batch), e1+e2 and e3 in two batches.
 	b1, b2 := batch(s, w, e[1], e[2]), batch(s, w, e[3])
 	want1, want2 := *b1, *b2
 	want1.Events, want2.Events = slices.Clone(b1.Events), slices.Clone(b2.Events)
-	if err := s.OpenBatches(w.ID, wal.ID{}, []wal.ID{e[0]}, b1, b2); err != nil {
+	want1.Version, want2.Version = 1, 1
+	if err := s.OpenBatches(f, w.ID, wal.Cursor{}, q[3].At, b1, b2); err != nil {
 		t.Fatal(err)
+	}
+	if b1.Version != 1 || b2.Version != 1 {
+		t.Errorf("opened batches' versions = %d, %d; want 1", b1.Version, b2.Version)
 	}
 	b1.Status, b1.Events[0].ID, b2.Attempts = wal.BatchDelivered, wal.ID{}, 9 // the caller's now
 	for _, b := range []*wal.Batch{&want1, &want2} {
@@ -148,14 +183,18 @@ func testOpenBatches(t *testing.T, su *suite) {
 	if got := openAll(t, s); !slices.Equal(got, sorted(b1.ID, b2.ID)) {
 		t.Errorf("EachOpenBatch = %s, want the two opened", show(got))
 	}
-	wantErr(t, "OpenBatches after e2 (the cursor is e3)", s.OpenBatches(w.ID, e[2], nil, batch(s, w, e[4])), wal.ErrStale)
+	wantErr(t, "OpenBatches after e2 (the cursor is e3)", s.OpenBatches(f, w.ID, q[2].At, q[4].At, batch(s, w, e[4])), wal.ErrConflict)
+	wantErr(t, "OpenBatches from the zero cursor (the cursor is e3)", s.OpenBatches(f, w.ID, wal.Cursor{}, q[4].At, batch(s, w, e[4])), wal.ErrConflict)
+	if cur, err := s.Cursor(w.ID); err != nil || cur != q[3].At {
+		t.Errorf("Cursor after the open = %v, %v; want e3's", cur, err)
+	}
 	b3 := batch(s, w, e[4])
-	if err := s.OpenBatches(w.ID, e[3], nil, b3); err != nil {
+	if err := s.OpenBatches(f, w.ID, q[3].At, q[4].At, b3); err != nil {
 		t.Fatalf("OpenBatches after the cursor e3: %v", err)
 	}
-	// A drop alone moves the cursor too.
-	if err := s.OpenBatches(w.ID, e[4], []wal.ID{e[5]}); err != nil {
-		t.Fatalf("OpenBatches with a drop only: %v", err)
+	// Consuming without a batch moves the cursor too.
+	if err := s.OpenBatches(f, w.ID, q[4].At, q[5].At); err != nil {
+		t.Fatalf("OpenBatches without batches: %v", err)
 	}
 	if got := peek(t, s, w.ID); len(got) != 0 {
 		t.Errorf("queue left %s", show(got))

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -48,6 +49,10 @@ func Run(t *testing.T, h Harness) {
 		{"Restart", testRestart},
 		{"Closed", testClosed},
 		{"FailStop", testFailStop},
+		{"Versions", testVersions},
+		{"Claims", testClaims},
+		{"Fences", testFences},
+		{"QueuedStop", testQueuedStop},
 		{"Planned", testPlanned},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, &suite{h: h}) })
@@ -139,20 +144,75 @@ func attempt(s Store, b *wal.Batch, status string, code int) *wal.Attempt {
 	}
 }
 
+// peek returns the events queued for wh (not consumed), in order.
 func peek(t *testing.T, s Store, wh wal.ID) []wal.ID {
 	t.Helper()
-	ids, err := s.PeekQueue(wh, wal.ID{}, 1000)
+	return eventsOf(peekQ(t, s, wh))
+}
+
+// peekQ returns the entries queued for wh (not consumed), with cursors.
+func peekQ(t *testing.T, s Store, wh wal.ID) []wal.Queued {
+	t.Helper()
+	q, err := s.PeekQueue(wh, wal.Cursor{}, 1000)
 	if err != nil {
 		t.Fatalf("PeekQueue: %v", err)
 	}
-	return ids
+	return q
 }
 
+func eventsOf(q []wal.Queued) []wal.ID {
+	var out []wal.ID
+	for _, e := range q {
+		out = append(out, e.Event)
+	}
+	return out
+}
+
+// claims takes the claims s hands out at once (a one-node store's
+// partitions: all of them), held until the test ends.
+func claims(t *testing.T, s Store) []wal.Claim {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ch := s.Claims(ctx)
+	var out []wal.Claim
+	for {
+		select {
+		case c, ok := <-ch:
+			if !ok {
+				return out
+			}
+			out = append(out, c)
+		default:
+			if len(out) == 0 {
+				t.Fatal("Claims handed out no partition at once")
+			}
+			return out
+		}
+	}
+}
+
+// fence is the fence of the claim on w's partition.
+func fence(t *testing.T, s Store, w *wal.Webhook) wal.Fence {
+	t.Helper()
+	p := s.PartOf(w.Tenant, w.ID)
+	for _, c := range claims(t, s) {
+		if c.Part == p {
+			return c.Fence
+		}
+	}
+	t.Fatalf("no claim of partition %v", p)
+	return nil
+}
+
+// openAll lists the open batches of every partition.
 func openAll(t *testing.T, s Store) []wal.ID {
 	t.Helper()
 	var ids []wal.ID
-	if err := s.EachOpenBatch(func(b *wal.Batch) error { ids = append(ids, b.ID); return nil }); err != nil {
-		t.Fatalf("EachOpenBatch: %v", err)
+	for _, c := range claims(t, s) {
+		if err := s.EachOpenBatch(c.Part, func(b *wal.Batch) error { ids = append(ids, b.ID); return nil }); err != nil {
+			t.Fatalf("EachOpenBatch: %v", err)
+		}
 	}
 	slices.SortFunc(ids, cmpID)
 	return ids
@@ -204,20 +264,26 @@ type listener struct {
 
 const wait = 10 * time.Second
 
-func listen(s Store) *listener {
+// listen registers a listener on every partition's fan-out, stopped when
+// the test ends.
+func listen(t *testing.T, s Store) *listener {
 	l := &listener{counts: map[wal.ID]int{}, signal: make(chan struct{}, 1)}
-	s.OnQueued(func(c map[wal.ID]int) {
-		l.mu.Lock()
-		for k, v := range c {
-			l.counts[k] += v
-		}
-		l.mu.Unlock()
-		select {
-		case l.signal <- struct{}{}:
-		default:
-		}
-	})
+	for _, c := range claims(t, s) {
+		t.Cleanup(s.OnQueued(c.Part, l.told))
+	}
 	return l
+}
+
+func (l *listener) told(c map[wal.ID]int) {
+	l.mu.Lock()
+	for k, v := range c {
+		l.counts[k] += v
+	}
+	l.mu.Unlock()
+	select {
+	case l.signal <- struct{}{}:
+	default:
+	}
 }
 
 // await waits until the counts told include want (every webhook in want

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+
 	"hookd/engine"
 	"hookd/wal"
 )
@@ -83,35 +85,56 @@ type Store interface {
 	DeleteWebhook(tenant string, id wal.ID) error
 	// CountWebhooks returns how many webhooks tenant has.
 	CountWebhooks(tenant string) int
-	// Webhooks returns copies of every webhook of every tenant, in ID
-	// order (the engine's start).
-	Webhooks() []*wal.Webhook
+
+	// --- Partitions: who delivers what ---
+
+	// Claims hands out the partitions this node is to deliver, each a
+	// wal.Claim: the Part, the Fence every delivery write of its webhooks
+	// carries, and Lost, closed when the claim is taken back (nil:
+	// never). The claims held when Claims is called are in the channel
+	// when it returns; later ones follow; it closes when ctx ends. (Badger:
+	// one partition, Part{}, handed out at once and never lost.)
+	Claims(ctx context.Context) <-chan wal.Claim
+	// PartOf names the partition of a webhook; it never changes.
+	PartOf(tenant string, webhook wal.ID) wal.Part
+	// LoadPart returns the caller's copies of a partition's webhooks, in
+	// ID order, and the stored health of those that have one.
+	LoadPart(p wal.Part) (wal.PartState, error)
+	// EachOpenBatch calls fn with every open batch of partition p, each
+	// with its Version (the engine's start); fn's error stops it and is
+	// returned.
+	EachOpenBatch(p wal.Part, fn func(*wal.Batch) error) error
 
 	// --- Queues (fan-out entries of one webhook, in event ID order) ---
 
-	// OnQueued registers the one fan-out listener (a later call replaces
-	// it). After an append's entries are committed, fn is told how many
-	// each webhook got. fn must not block or call into the store and must
-	// not keep the map. (Badger: fn runs on the committer goroutine before
-	// Append returns.)
-	OnQueued(fn func(counts map[wal.ID]int))
-	// PeekQueue returns up to max event IDs queued for webhook, ascending,
-	// after the consumed ones and after `after` (zero: from the cursor).
-	// It consumes nothing. max <= 0 returns nothing.
-	PeekQueue(webhook, after wal.ID, max int) ([]wal.ID, error)
+	// OnQueued registers fn for partition p's fan-out: after an append's
+	// entries are committed, fn is told how many each webhook of p got,
+	// until stop is called. fn must not block or call into the store and
+	// must not keep the map; the store calls it holding none of its locks.
+	// (Badger: one listener, run on the committer goroutine before Append
+	// returns.)
+	OnQueued(p wal.Part, fn func(counts map[wal.ID]int)) (stop func())
+	// Cursor returns webhook's stored cursor: the place after the last
+	// entry consumed (the zero Cursor: none), where an OpenBatches starts.
+	Cursor(webhook wal.ID) (wal.Cursor, error)
+	// PeekQueue returns up to max entries queued for webhook, in order,
+	// after the cursor `after` and never one already consumed (zero: from
+	// the stored cursor); each with At, the cursor consuming up to it
+	// leaves. Cursors are opaque: compare them only for equality. It
+	// consumes nothing. max <= 0 returns nothing.
+	PeekQueue(webhook wal.ID, after wal.Cursor, max int) ([]wal.Queued, error)
 	// QueueDepth counts the entries PeekQueue(webhook, zero, ∞) would give.
 	QueueDepth(webhook wal.ID) (int, error)
-	// DropQueue consumes up to max entries without a batch (a deleted
-	// webhook's), durable, and says how many.
-	DropQueue(webhook wal.ID, max int) (int, error)
-	// OpenBatches stores new batches (given in queue order) and moves
-	// webhook's cursor past their events and past drop (entries consumed
-	// without a batch: events no longer stored), in one durable write.
-	// prev is the cursor the entries were read after: when it is not zero
-	// and the cursor is not prev, nothing is written and the error is
-	// ErrStale (read the queue again from the cursor). prev zero is not
-	// checked. The caller may change the batches afterwards.
-	OpenBatches(webhook, prev wal.ID, drop []wal.ID, bs ...*wal.Batch) error
+	// OpenBatches stores new batches (given in queue order, of version 0,
+	// each holding entries in (from, to]) at version 1 and moves webhook's
+	// cursor from `from` to `to` in one durable write: every entry up to
+	// `to` is consumed, batched or not (events no longer stored; no
+	// batches at all: a deleted webhook's queue). When the stored cursor
+	// is not `from` (the zero cursor included), nothing is written and the
+	// error is ErrConflict (read the cursor and the queue again). On
+	// success each batch's Version is 1; the caller may change the batches
+	// afterwards. f is the claim's fence (ErrFenced when not held).
+	OpenBatches(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error
 
 	// --- Batches, attempts, health ---
 
@@ -120,26 +143,27 @@ type Store interface {
 	// SaveBatch stores the batch's state and, when a is not nil, the
 	// attempt, in one durable write. Open batches (pending, retrying) are
 	// visited by EachOpenBatch; others are not, and expire with retention.
-	// The caller may change b and a afterwards.
-	SaveBatch(b *wal.Batch, a *wal.Attempt) error
+	// Versioned: b.Version must be the stored version (as read, or as the
+	// last write left it; 0 for a batch never stored), or nothing is
+	// written and the error is ErrConflict; the batch is stored at
+	// b.Version+1 and, on success, b.Version is set to that. The caller
+	// may change b and a afterwards. f is the claim's fence (ErrFenced).
+	SaveBatch(f wal.Fence, b *wal.Batch, a *wal.Attempt) error
 	// SaveResult is SaveBatch plus the webhook's health when h is not nil,
 	// in one write, but lazy: visible to reads on return, durable with the
 	// next durable write or Close; a process crash loses none, a power cut
 	// may lose the last ones (their batches are sent again).
-	SaveResult(b *wal.Batch, a *wal.Attempt, h *wal.HookHealth) error
+	SaveResult(f wal.Fence, b *wal.Batch, a *wal.Attempt, h *wal.HookHealth) error
 	// Health returns a webhook's stored health; false when none is stored.
 	Health(webhook wal.ID) (wal.HookHealth, bool, error)
 	// GetBatch returns the caller's copy of one batch of a webhook of
-	// tenant, or ErrNotFound.
+	// tenant, with its Version, or ErrNotFound.
 	GetBatch(tenant string, webhook, id wal.ID) (*wal.Batch, error)
 	// ListBatches pages a webhook's batches newest first, after the batch
 	// `after` (zero: from the newest), skipping those keep refuses (nil:
 	// keep all), up to limit, and says whether more may follow. Another
 	// tenant's webhook has none.
 	ListBatches(tenant string, webhook, after wal.ID, limit int, keep func(*wal.Batch) bool) ([]*wal.Batch, bool, error)
-	// EachOpenBatch calls fn with every open batch of every webhook (the
-	// engine's start); fn's error stops it and is returned.
-	EachOpenBatch(fn func(*wal.Batch) error) error
 	// GetAttempt returns one attempt of a batch of tenant, or ErrNotFound.
 	GetAttempt(tenant string, batch, id wal.ID) (*wal.Attempt, error)
 	// ListAttempts pages a batch's attempts oldest first after `after`.

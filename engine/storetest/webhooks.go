@@ -82,17 +82,33 @@ func testWebhooks(t *testing.T, su *suite) {
 	if n := s.CountWebhooks(acme); n != 5 {
 		t.Errorf("CountWebhooks = %d, want 5", n)
 	}
-	all := s.Webhooks()
+	// The partitions' webhooks: every tenant's, each in the partition
+	// PartOf names, in ID order; copies.
 	var allIDs []wal.ID
-	for _, x := range all {
-		allIDs = append(allIDs, x.ID)
+	var all []*wal.Webhook
+	for _, c := range claims(t, s) {
+		st, err := s.LoadPart(c.Part)
+		if err != nil {
+			t.Fatalf("LoadPart: %v", err)
+		}
+		if !slices.IsSortedFunc(st.Webhooks, func(a, b *wal.Webhook) int { return cmpID(a.ID, b.ID) }) {
+			t.Errorf("LoadPart(%v): webhooks not in ID order", c.Part)
+		}
+		for _, x := range st.Webhooks {
+			if p := s.PartOf(x.Tenant, x.ID); p != c.Part {
+				t.Errorf("LoadPart(%v) gave a webhook of partition %v", c.Part, p)
+			}
+			allIDs = append(allIDs, x.ID)
+		}
+		all = append(all, st.Webhooks...)
 	}
+	slices.SortFunc(allIDs, cmpID)
 	if !slices.Equal(allIDs, sorted(append(slices.Clone(ids), other.ID)...)) {
-		t.Errorf("Webhooks() = %s, want every tenant's in ID order", show(allIDs))
+		t.Errorf("the partitions' webhooks = %s, want every tenant's", show(allIDs))
 	}
 	all[0].URL = "http://changed"
 	if again, _ := s.GetWebhook(all[0].Tenant, all[0].ID); again.URL == "http://changed" {
-		t.Error("changing what Webhooks() gave changed the store's")
+		t.Error("changing what LoadPart gave changed the store's")
 	}
 
 	// Delete.
