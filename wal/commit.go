@@ -164,12 +164,27 @@ func (s *Store) syncLoop() {
 			close(o.done)
 		}
 		s.syncMu.Lock()
-		if s.unsynced == nil {
+		idle := s.unsynced == nil
+		if idle {
 			s.syncing.Store(false)
 		}
 		s.syncMu.Unlock()
-		s.wake()
+		if idle && s.heldBack() {
+			s.wake()
+		}
 	}
+}
+
+// heldBack reports whether ops wait for the committer, which kept them
+// for the next group while a sync was in progress. The syncer wakes the
+// committer for them only: an op queued later signals it itself, and an
+// idle store then makes one wake-up per commit fewer. (The committer reads
+// syncing under mu, so either it saw the sync over and took everything,
+// or the ops it kept are pending here.)
+func (s *Store) heldBack() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pending) > 0
 }
 
 // syncFiles makes everything written so far durable: the active memtable's
@@ -384,6 +399,8 @@ func (s *Store) commitGroup(ops []*op) []*op {
 		return rest
 	}
 	s.space.wrote(uint64(g.size + g.vlogN))
+	s.writes.Add(1)
+	s.compactors.wrote()
 	if o := s.opts.Observer; o != nil {
 		w := 0
 		for _, op := range done {

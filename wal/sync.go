@@ -95,7 +95,7 @@ func (l *rotatingLog) path(n int) string {
 
 // sync fsyncs the newest file and the ones rotated out since the last
 // call. A file Badger has meanwhile deleted (a memtable flushed to a
-// synced table) needs nothing. fsync covers pages written through
+// synced table) needs nothing. fdatasync covers pages written through
 // Badger's memory maps, as msync does.
 func (l *rotatingLog) sync() error {
 	if l.dir == "" {
@@ -127,14 +127,14 @@ func (l *rotatingLog) sync() error {
 		l.preallocate()
 	}
 	l.syncs.Add(1)
-	if err := l.f.Sync(); err != nil {
+	if err := fdatasync(l.f); err != nil {
 		return fmt.Errorf("sync %s: %w", filepath.Base(l.f.Name()), err)
 	}
 	return nil
 }
 
 func syncClose(f *os.File) error {
-	err := f.Sync()
+	err := fdatasync(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

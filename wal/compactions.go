@@ -1,0 +1,101 @@
+package wal
+
+import (
+	"sync/atomic"
+	_ "unsafe" // go:linkname, below
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Badger runs NumCompactors goroutines that each wake every 50 ms, for
+// ever, to look for a level worth compacting. On an idle store there is
+// none, and those wake-ups were most of what an idle hookd cost: ~20 a
+// second, ~0.5% of a core on this project's 2-core VM (a process doing
+// nothing else but four such tickers measured the same). The store
+// therefore stops the compactors once it has written nothing for a while
+// and Badger's levels need no compaction (compactor 0 would take any L0
+// table; the others run a level whose adjusted score is 1 or more: the
+// same test they apply), and starts them again at the first write, or
+// should a level come to need them (a memtable flush ending late). What
+// gets compacted is unchanged: paused compactors would have found nothing
+// to do.
+//
+// Badger offers no call for this; its unexported DB.stopCompactions and
+// DB.startCompactions (what its own Flatten and DropAll use around their
+// work) are reached by name, so this depends on the Badger version in
+// go.mod (checked against v4.9.6): should they go, the build fails at
+// link time. Only gcLoop calls them, and Badger's Close (which stops the
+// compactors itself, a stopped closer again being a no-op) runs after
+// gcLoop has returned.
+
+//go:linkname badgerStopCompactions github.com/dgraph-io/badger/v4.(*DB).stopCompactions
+func badgerStopCompactions(db *badger.DB)
+
+//go:linkname badgerStartCompactions github.com/dgraph-io/badger/v4.(*DB).startCompactions
+func badgerStartCompactions(db *badger.DB)
+
+// compactionIdleTicks: the compactors stop after this many idle trim
+// ticks in a row (pace: 2 s each, after the 250 ms one that saw the last
+// write), so after ~4 s without a write.
+const compactionIdleTicks = 2
+
+// compactors pauses Badger's compactors on an idle store. Its methods
+// other than wrote run on gcLoop only.
+type compactors struct {
+	db     *badger.DB
+	paused atomic.Bool
+	resume chan struct{} // 1-slot: written while paused
+	idle   int           // idle trim ticks in a row
+}
+
+func newCompactors(db *badger.DB) *compactors {
+	return &compactors{db: db, resume: make(chan struct{}, 1)}
+}
+
+// wrote is called by the committer after each written group: a paused
+// store's gcLoop starts the compactors again. It never blocks.
+func (c *compactors) wrote() {
+	if c.paused.Load() {
+		select {
+		case c.resume <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// tick is told, at each trim tick, whether the store wrote since the last.
+func (c *compactors) tick(wrote bool) {
+	if wrote {
+		c.idle = 0
+		c.start()
+		return
+	}
+	c.idle++
+	switch quiet := c.quiet(); {
+	case c.paused.Load() && !quiet:
+		c.start()
+	case !c.paused.Load() && quiet && c.idle >= compactionIdleTicks:
+		badgerStopCompactions(c.db)
+		c.paused.Store(true)
+	}
+}
+
+// start runs the compactors again if they are paused.
+func (c *compactors) start() {
+	if c.paused.Load() {
+		badgerStartCompactions(c.db)
+		c.paused.Store(false)
+		c.idle = 0
+	}
+}
+
+// quiet reports whether no compactor would find work: no table in L0 and
+// no level whose adjusted score reaches 1.
+func (c *compactors) quiet() bool {
+	for _, l := range c.db.Levels() {
+		if l.Level == 0 && l.NumTables > 0 || l.Adjusted >= 1 {
+			return false
+		}
+	}
+	return true
+}
