@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -53,6 +54,7 @@ type stats struct {
 	mu      sync.Mutex
 	tenants map[string]*[statsSteps]ingestStep
 	snaps   [statsSteps + 1]attemptSnap
+	snapAt  atomic.Int64 // the step of the latest snapshot (begin's fast path)
 	now     func() time.Time
 }
 
@@ -80,6 +82,19 @@ func (s *stats) snapshot(eng Deliverer, n int64) {
 		return
 	}
 	s.snaps[n%int64(len(s.snaps))] = readAttempts(eng, n)
+	s.snapAt.Store(n)
+}
+
+// begin takes the current step's snapshot if none is taken yet, before
+// a publish whose deliveries the step must count.
+func (s *stats) begin(eng Deliverer) {
+	n := statsStepOf(s.now())
+	if eng == nil || s.snapAt.Load() == n {
+		return
+	}
+	s.mu.Lock()
+	s.snapshot(eng, n)
+	s.mu.Unlock()
 }
 
 func (s *stats) ingested(eng Deliverer, tenant string, count int) {
@@ -104,8 +119,11 @@ func (s *stats) ingested(eng Deliverer, tenant string, count int) {
 
 // countIngest wraps the publish handler: the events it acknowledged count
 // in the tenant's statistics (read off its 202 body, {"accepted":n,...}).
+// The step's attempt snapshot is taken before the publish, not after: its
+// events may be delivered before the handler returns.
 func (s *Server) countIngest(h handler) handler {
 	return func(ctx *fasthttp.RequestCtx, p *Principal) error {
+		s.stats.begin(s.engine)
 		err := h(ctx, p)
 		if err == nil && ctx.Response.StatusCode() == 202 {
 			if rest, ok := bytes.CutPrefix(ctx.Response.Body(), []byte(`{"accepted":`)); ok {

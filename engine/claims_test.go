@@ -61,6 +61,14 @@ func (s *leasedStore) OpenBatches(f wal.Fence, webhook wal.ID, from, to wal.Curs
 	return s.Store.OpenBatches(in, webhook, from, to, bs...)
 }
 
+func (s *leasedStore) OpenBatchesLazy(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error {
+	in, err := s.inner(f, "OpenBatchesLazy")
+	if err != nil {
+		return err
+	}
+	return s.Store.OpenBatchesLazy(in, webhook, from, to, bs...)
+}
+
 func (s *leasedStore) SaveBatch(f wal.Fence, b *wal.Batch, a *wal.Attempt) error {
 	in, err := s.inner(f, "SaveBatch")
 	if err != nil {
@@ -136,7 +144,7 @@ func TestLostClaimReleasesPartition(t *testing.T) {
 	if _, err := eng.Replay("acme", w.ID, bs[0].ID); !errors.Is(err, wal.ErrFenced) {
 		t.Errorf("Replay of a released partition's batch = %v, want ErrFenced", err)
 	}
-	close(release) // the attempt's answer comes after the loss
+	close(release)  // the attempt's answer comes after the loss
 	quiesce(t, eng) // Close waits for the attempt
 	if b, err := st.GetBatch("acme", w.ID, bs[0].ID); err != nil || b.Status != wal.BatchPending || b.Attempts != 0 || b.Version != 1 {
 		t.Errorf("batch after the lost claim = %+v, %v; want it open as opened, for the next holder", b, err)

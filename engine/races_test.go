@@ -56,6 +56,13 @@ func (s *gatedStore) OpenBatches(f wal.Fence, webhook wal.ID, from, to wal.Curso
 	return s.Store.OpenBatches(f, webhook, from, to, bs...)
 }
 
+func (s *gatedStore) OpenBatchesLazy(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error {
+	if g := s.opening.Load(); g != nil && len(bs) > 0 {
+		g.wait()
+	}
+	return s.Store.OpenBatchesLazy(f, webhook, from, to, bs...)
+}
+
 func (s *gatedStore) SaveBatch(f wal.Fence, b *wal.Batch, a *wal.Attempt) error {
 	if g := s.scheduled.Load(); g != nil && a != nil && a.Status == wal.AttemptScheduled {
 		g.wait()

@@ -363,6 +363,14 @@ func (s *failingOpens) OpenBatches(f wal.Fence, webhook wal.ID, from, to wal.Cur
 	return s.Store.OpenBatches(f, webhook, from, to, bs...)
 }
 
+func (s *failingOpens) OpenBatchesLazy(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error {
+	if s.n.Add(-1) >= 0 {
+		s.failed <- struct{}{}
+		return &wal.SpaceError{Dir: "/data", Free: 1 << 20, Need: 1 << 30}
+	}
+	return s.Store.OpenBatchesLazy(f, webhook, from, to, bs...)
+}
+
 // An open whose commit fails (the disk reserve) consumes nothing: the
 // queue is read again after a pause and every event is delivered once,
 // none skipped even when later opens were already reading past it.

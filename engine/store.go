@@ -44,6 +44,10 @@ type Store interface {
 	// moves the cursor from → to in one durable write; ErrConflict (or
 	// any error) means nothing was consumed. No batches: consume only.
 	OpenBatches(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error
+	// OpenBatchesLazy is OpenBatches made durable with the next durable
+	// write (as SaveResult), for batches of one event: after a power cut
+	// its events are batched again and sent under the same webhook-id.
+	OpenBatchesLazy(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error
 	// SaveBatch stores b at b.Version+1 if the stored version is
 	// b.Version (else ErrConflict), with its attempt; durable on return.
 	SaveBatch(f wal.Fence, b *wal.Batch, a *wal.Attempt) error

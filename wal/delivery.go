@@ -301,6 +301,20 @@ func scanEvents(txn *badger.Txn, tenant string, ids []ID, out []*Event) error {
 // would skip or repeat entries. The caller reads the cursor (Cursor) and
 // the queue again. f is the fence of the webhook's partition (ErrFenced).
 func (s *Store) OpenBatches(f Fence, webhook ID, from, to Cursor, bs ...*Batch) error {
+	return s.openBatches(f, webhook, from, to, false, bs)
+}
+
+// OpenBatchesLazy is OpenBatches without waiting for the disk, as
+// SaveResult: visible to every read on return, durable with the next
+// durable write or Close; a process crash loses none, a power cut may
+// lose the last ones, whose entries are then taken again into new
+// batches. For batches whose webhook-id does not depend on the batch (one
+// event each: the event's id), so that a receiver still deduplicates.
+func (s *Store) OpenBatchesLazy(f Fence, webhook ID, from, to Cursor, bs ...*Batch) error {
+	return s.openBatches(f, webhook, from, to, true, bs)
+}
+
+func (s *Store) openBatches(f Fence, webhook ID, from, to Cursor, lazy bool, bs []*Batch) error {
 	if err := s.fenced(f); err != nil {
 		return err
 	}
@@ -327,7 +341,7 @@ func (s *Store) OpenBatches(f Fence, webhook ID, from, to Cursor, bs ...*Batch) 
 	if from == to && len(bs) == 0 {
 		return nil
 	}
-	o := &op{weight: max(len(bs), 1), space: spaceDelivery}
+	o := &op{weight: max(len(bs), 1), lazy: lazy, space: spaceDelivery}
 	o.after = func() {
 		s.advanceCursor(webhook, last)
 		for _, b := range bs {

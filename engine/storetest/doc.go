@@ -72,12 +72,14 @@
 // crash of the process or the machine at any later instant, and a restart
 // (Close, then Open on the same state) finds it.
 //
-// Lazy: SaveResult returns once its write is visible to every read, before
-// it is durable. It becomes durable with the next durable write and at
-// Close; a process crash loses none (Badger: the write is in its memory-
-// mapped log), a power cut may lose the last ones, whose batches are then
-// sent again under the same webhook-id. A backend whose every write is
-// durable meets this trivially.
+// Lazy: SaveResult and OpenBatchesLazy return once their write is visible
+// to every read, before it is durable. It becomes durable with the next
+// durable write and at Close; a process crash loses none (Badger: the
+// write is in its memory-mapped log), a power cut may lose the last ones:
+// results, whose batches are then sent again under the same webhook-id,
+// and opens of one-event batches, whose events are batched again and sent
+// under the same webhook-id (the event's id). A backend whose every write
+// is durable meets this trivially.
 //
 // All or nothing: the writes of one call commit whole or not at all
 // (an append's events, keys, types and queue entries; an open's batches

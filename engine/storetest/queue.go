@@ -203,3 +203,39 @@ func testOpenBatches(t *testing.T, su *suite) {
 		t.Errorf("QueueDepth = %d, %v; want 0", n, err)
 	}
 }
+
+// OpenBatchesLazy is OpenBatches that does not wait for the disk: the
+// same checks (a cursor other than the stored one is a conflict, fences,
+// new batches at version 1), visible on return, and kept across Close.
+func testOpenBatchesLazy(t *testing.T, su *suite) {
+	s, dir := su.open(t, "")
+	w := hook(t, s, acme, true)
+	e := mustAppend(t, s, acme, ev("t", "", `0`), ev("t", "", `1`), ev("t", "", `2`)).IDs
+	q := peekQ(t, s, w.ID)
+	f := fence(t, s, w)
+	wantErr(t, "OpenBatchesLazy after a cursor never committed", s.OpenBatchesLazy(f, w.ID, q[0].At, q[1].At, batch(s, w, e[1])), wal.ErrConflict)
+	wantErr(t, "OpenBatchesLazy with a lost claim's fence", s.OpenBatchesLazy(staleFence{}, w.ID, wal.Cursor{}, q[0].At, batch(s, w, e[0])), wal.ErrFenced)
+	b0, b1 := batch(s, w, e[0]), batch(s, w, e[1])
+	if err := s.OpenBatchesLazy(f, w.ID, wal.Cursor{}, q[1].At, b0, b1); err != nil {
+		t.Fatal(err)
+	}
+	if b0.Version != 1 || b1.Version != 1 {
+		t.Errorf("lazily opened batches' versions = %d, %d; want 1", b0.Version, b1.Version)
+	}
+	check := func(s Store, when string) {
+		t.Helper()
+		for _, b := range []*wal.Batch{b0, b1} {
+			if got, err := s.GetBatch(acme, w.ID, b.ID); err != nil || !sameBatch(got, b) {
+				t.Errorf("%s: GetBatch of a lazily opened batch = %+v, %v", when, got, err)
+			}
+		}
+		if got := peek(t, s, w.ID); !slices.Equal(got, e[2:]) {
+			t.Errorf("%s: queue = %s, want %s", when, show(got), show(e[2:]))
+		}
+		if cur, err := s.Cursor(w.ID); err != nil || cur != q[1].At {
+			t.Errorf("%s: Cursor = %v, %v; want e1's", when, cur, err)
+		}
+	}
+	check(s, "on return")
+	check(su.reopen(t, s, dir), "after Close and reopen")
+}

@@ -41,6 +41,7 @@ func Run(t *testing.T, h Harness) {
 		{"FanOut", testFanOut},
 		{"Queue", testQueue},
 		{"OpenBatches", testOpenBatches},
+		{"OpenBatchesLazy", testOpenBatchesLazy},
 		{"SaveBatch", testSaveBatch},
 		{"SaveResult", testSaveResult},
 		{"ListBatches", testListBatches},

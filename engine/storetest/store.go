@@ -135,6 +135,12 @@ type Store interface {
 	// success each batch's Version is 1; the caller may change the batches
 	// afterwards. f is the claim's fence (ErrFenced when not held).
 	OpenBatches(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error
+	// OpenBatchesLazy is OpenBatches, lazy as SaveResult: visible to reads
+	// on return, durable with the next durable write or Close; a process
+	// crash loses none, a power cut may lose the last ones (their entries
+	// are consumed again). The engine uses it for batches of one event,
+	// whose webhook-id (the event's id) does not change with the batch.
+	OpenBatchesLazy(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error
 
 	// --- Batches, attempts, health ---
 
