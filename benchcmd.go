@@ -34,7 +34,8 @@ end) subscribes to that type only and delivers to this machine's receiver
 (the server needs delivery.allow_private_destinations). A webhook with no
 event filter (a catch-all) in the same tenant receives the bench events
 too: point --url/--token at a tenant kept for benchmarking. backlog and
-crash kill the server and run only without --url.
+crash kill the server, and trickle measures the server's own CPU: those
+three run only without --url.
 
 Flags:
 `
