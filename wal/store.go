@@ -103,6 +103,7 @@ type Store struct {
 	// makes no syscall on their ticks.
 	writes     atomic.Uint64
 	compactors *compactors // Badger's, paused while idle (compactions.go)
+	trims      int         // trimValueLogs calls, gcLoop's alone (trim_linux.go)
 
 	cursorMu sync.Mutex
 	cursors  map[ID]ID // per webhook: the last consumed queue entry

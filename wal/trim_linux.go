@@ -24,9 +24,14 @@ import (
 // It depends on how Badger maps its value log (each file shared-mapped
 // whole, named <dir>/%06d.vlog); TestValueLogMaps (trim_linux_test.go)
 // fails loudly, naming the Badger version checked, if that changes.
+//
+// Every tablesEvery calls it also unmaps the resident pages of Badger's
+// table files (trimTables).
 func (s *Store) trimValueLogs() {
 	newest := s.vlogs.newest.Load()
-	if newest <= 0 {
+	s.trims++
+	tables := s.trims%tablesEvery == 0
+	if newest <= 0 && !tables {
 		return
 	}
 	maps, err := os.ReadFile("/proc/self/maps")
@@ -37,6 +42,29 @@ func (s *Store) trimValueLogs() {
 		if m.fid < newest {
 			_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_PAGEOUT)
 		}
+	}
+	if tables {
+		trimTables(maps, s.vlogs.realDir)
+	}
+}
+
+// tablesEvery: the table files are trimmed every this many value-log
+// trims (every 2 s while the store writes, every 16 s when idle).
+const tablesEvery = 8
+
+// trimTables drops this process's page mappings of Badger's table files
+// (<dir>/%06d.sst), leaving the pages in the kernel's page cache. Badger
+// maps every table whole and shared; compactions read whole tables
+// through those maps, so without this every table compacted once stays in
+// RSS, and RSS grows with the store (the soak: 220 MiB of tables after
+// 11 minutes, on top of the Go heap). MADV_DONTNEED on a shared file
+// mapping only unmaps: the next read of a page is a minor fault from the
+// page cache, and pages still dirty (a table being built) keep their data
+// in the cache, to be written back as before. Reads mostly come from
+// Badger's block and index caches anyway (decompressed copies).
+func trimTables(maps []byte, dir string) {
+	for _, m := range fileMaps(maps, dir, ".sst") {
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_DONTNEED)
 	}
 }
 
@@ -49,15 +77,19 @@ type vlogMap struct {
 
 // valueLogMaps finds in maps (/proc/self/maps) the mappings of the
 // value-log files in dir (absolute, links resolved).
-func valueLogMaps(maps []byte, dir string) []vlogMap {
+func valueLogMaps(maps []byte, dir string) []vlogMap { return fileMaps(maps, dir, ".vlog") }
+
+// fileMaps finds in maps the mappings of the files named <number><ext> in
+// dir.
+func fileMaps(maps []byte, dir, ext string) []vlogMap {
 	var out []vlogMap
 	for line := range bytes.Lines(maps) {
 		// 7f3c1c000000-7f3c20000000 rw-s 00000000 fd:01 1234   /data/000001.vlog
 		f := bytes.Fields(line)
-		if len(f) < 6 || !bytes.HasSuffix(f[5], []byte(".vlog")) || filepath.Dir(string(f[5])) != dir {
+		if len(f) < 6 || !bytes.HasSuffix(f[5], []byte(ext)) || filepath.Dir(string(f[5])) != dir {
 			continue
 		}
-		fid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(string(f[5])), ".vlog"))
+		fid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(string(f[5])), ext))
 		if err != nil {
 			continue
 		}

@@ -178,3 +178,89 @@ func vlogRSS(t *testing.T, dir string, newest int64) (old, cur int64) {
 	}
 	return old, cur
 }
+
+// Badger's table files leave hookd's RSS at a table trim (their pages
+// stay in the page cache), and what they hold still reads back.
+func TestTrimTables(t *testing.T) {
+	defer func(d time.Duration) { trimInterval = d }(trimInterval)
+	trimInterval = time.Hour // only this test's trims
+	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var ids []ID
+	for i := 0; i < 80; i++ { // ~4 MB of keys and small values: memtables flushed to tables
+		in := make([]EventInput, 100)
+		for j := range in {
+			in[j] = ev("a", "", `"`+strings.Repeat("y", 400)+`"`)
+		}
+		res, err := s.Append("acme", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.IDs...)
+	}
+	// Closed, the store flushes its memtables to tables; reopened, a read
+	// of every event goes through their maps.
+	s.Close()
+	if s, err = Open(Options{Dir: s.opts.Dir, MemTableSize: 1 << 20, ValueThreshold: 1 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dir := s.vlogs.realDir
+	if _, err := s.GetEvents("acme", ids); err != nil {
+		t.Fatal(err)
+	}
+	if n := tablesRSS(t, dir); n < 256<<10 {
+		t.Fatalf("setup: %d KiB of tables resident after reading 4 MB back", n>>10)
+	}
+	before := tablesRSS(t, dir)
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip(err)
+	}
+	if len(fileMaps(maps, dir, ".sst")) == 0 {
+		t.Fatalf("no mapping of a .sst file in %s found in /proc/self/maps (Badger's table maps changed?)", dir)
+	}
+	trimTables(maps, dir)
+	after := tablesRSS(t, dir)
+	t.Logf("tables resident: %d → %d KiB", before>>10, after>>10)
+	if after > before/4 {
+		t.Errorf("tables still hold %d of %d KiB after the trim", after>>10, before>>10)
+	}
+	evs, err := s.GetEvents("acme", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range evs {
+		if e == nil || len(e.Data) != 402 {
+			t.Fatalf("event %d after the trim = %+v", i, e)
+		}
+	}
+}
+
+// tablesRSS is the resident size of the mappings of dir's .sst files.
+func tablesRSS(t *testing.T, dir string) int64 {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	var in bool
+	var n int64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := bytes.Fields(sc.Bytes())
+		if len(fs) >= 5 && bytes.Contains(fs[0], []byte("-")) && len(fs[1]) == 4 {
+			in = len(fs) >= 6 && strings.HasSuffix(string(fs[5]), ".sst") && strings.HasPrefix(string(fs[5]), dir+"/")
+			continue
+		}
+		if in && len(fs) >= 2 && string(fs[0]) == "Rss:" {
+			kb, _ := strconv.ParseInt(string(fs[1]), 10, 64)
+			n += kb << 10
+		}
+	}
+	return n
+}
