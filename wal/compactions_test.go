@@ -35,13 +35,14 @@ func waitCompactors(t *testing.T, what string, want func(int) bool) {
 // the store reads and writes as before throughout, and closes cleanly
 // while they are stopped.
 func TestCompactorsPauseWhileIdle(t *testing.T) {
-	defer func(d time.Duration) { trimInterval = d }(trimInterval)
+	// Restored after the store's Close (cleanups run last first): its
+	// gcLoop reads trimInterval until then.
+	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
 	trimInterval = 5 * time.Millisecond
 	s := openTest(t, "")
-	waitCompactors(t, "idle", func(n int) bool { return n == 0 })
-	if !s.compactors.paused.Load() {
-		t.Fatal("no compactor runs, yet the store does not say it paused them")
-	}
+	// Paused, not merely not started yet (Badger starts them after Open).
+	paused := func(n int) bool { return n == 0 && s.compactors.paused.Load() }
+	waitCompactors(t, "idle", paused)
 	res, err := s.Append("acme", []EventInput{ev("a", "", `{"n":1}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -50,7 +51,7 @@ func TestCompactorsPauseWhileIdle(t *testing.T) {
 	if e, err := s.GetEvent("acme", res.IDs[0]); err != nil || string(e.Data) != `{"n":1}` {
 		t.Fatalf("GetEvent = %v, %v", e, err)
 	}
-	waitCompactors(t, "idle again", func(n int) bool { return n == 0 })
+	waitCompactors(t, "idle again", paused)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close with the compactors paused: %v", err)
 	}
