@@ -110,6 +110,22 @@ type attemptSeen struct {
 	events                          []string
 }
 
+// reportAttempts is an engine OnAttempt hook that sends each stored
+// attempt to ch, giving up once done is closed.
+func reportAttempts(ch chan<- attemptSeen, done <-chan struct{}) func(*wal.Batch, *wal.Attempt) {
+	return func(b *wal.Batch, a *wal.Attempt) {
+		s := attemptSeen{batchID: b.ID.Text("bat_"), attemptID: a.ID.Text("att_"), batchStatus: b.Status,
+			status: a.Status, trigger: a.Trigger, code: a.ResponseCode}
+		for _, e := range b.Events {
+			s.events = append(s.events, e.ID.Text("evt_"))
+		}
+		select {
+		case ch <- s:
+		case <-done:
+		}
+	}
+}
+
 // deliveryServer is a test server that reports every stored attempt.
 type deliveryServer struct {
 	*testServer
@@ -127,17 +143,7 @@ func newDeliveryServer(t *testing.T, mutate func(*config.Config), engineOpts fun
 			mutate(c)
 		}
 	}, func(o *engine.Options) {
-		o.OnAttempt = func(b *wal.Batch, a *wal.Attempt) {
-			s := attemptSeen{batchID: b.ID.Text("bat_"), attemptID: a.ID.Text("att_"), batchStatus: b.Status,
-				status: a.Status, trigger: a.Trigger, code: a.ResponseCode}
-			for _, e := range b.Events {
-				s.events = append(s.events, e.ID.Text("evt_"))
-			}
-			select {
-			case ch <- s:
-			case <-done:
-			}
-		}
+		o.OnAttempt = reportAttempts(ch, done)
 		if engineOpts != nil {
 			engineOpts(o)
 		}

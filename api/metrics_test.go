@@ -36,17 +36,7 @@ func newObservedServer(t *testing.T, log *zap.Logger, engineOpts func(*engine.Op
 	ch := make(chan attemptSeen, 1000)
 	done := make(chan struct{})
 	eo := engine.Options{Store: store, Logger: log, Dispatcher: engine.NewDispatcher(engine.DispatcherOptions{Timeout: 2 * time.Second}),
-		OnAttempt: func(b *wal.Batch, a *wal.Attempt) {
-			s := attemptSeen{batchID: b.ID.Text("bat_"), attemptID: a.ID.Text("att_"), batchStatus: b.Status,
-				status: a.Status, trigger: a.Trigger, code: a.ResponseCode}
-			for _, e := range b.Events {
-				s.events = append(s.events, e.ID.Text("evt_"))
-			}
-			select {
-			case ch <- s:
-			case <-done:
-			}
-		}}
+		OnAttempt: reportAttempts(ch, done)}
 	if engineOpts != nil {
 		engineOpts(&eo)
 	}

@@ -356,19 +356,26 @@ type failingOpens struct {
 }
 
 func (s *failingOpens) OpenBatches(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error {
-	if s.n.Add(-1) >= 0 {
-		s.failed <- struct{}{}
-		return &wal.SpaceError{Dir: "/data", Free: 1 << 20, Need: 1 << 30}
+	if err := s.fail(); err != nil {
+		return err
 	}
 	return s.Store.OpenBatches(f, webhook, from, to, bs...)
 }
 
 func (s *failingOpens) OpenBatchesLazy(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error {
+	if err := s.fail(); err != nil {
+		return err
+	}
+	return s.Store.OpenBatchesLazy(f, webhook, from, to, bs...)
+}
+
+// fail fails the open while n lasts.
+func (s *failingOpens) fail() error {
 	if s.n.Add(-1) >= 0 {
 		s.failed <- struct{}{}
 		return &wal.SpaceError{Dir: "/data", Free: 1 << 20, Need: 1 << 30}
 	}
-	return s.Store.OpenBatchesLazy(f, webhook, from, to, bs...)
+	return nil
 }
 
 // An open whose commit fails (the disk reserve) consumes nothing: the
