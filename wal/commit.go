@@ -244,6 +244,8 @@ type group struct {
 	read    *badger.Txn // lazily opened snapshot for lookups
 	vlog    bool        // a value goes to the value log: sync it too
 	vlogN   int64       // bytes of values that go to the value log
+	inline  int64       // bytes of large values it may keep in the LSM tree (threshold.go)
+	inlined int64       // ... and keeps there
 
 	// Keys written by earlier ops of this group, which the read snapshot
 	// cannot see yet; undo lists what the current op added.
@@ -307,7 +309,12 @@ type entry struct {
 
 func (g *group) add(e *badger.Entry, del ...bool) {
 	v := int64(len(e.Value))
-	if v >= int64(g.s.opts.ValueThreshold) {
+	switch {
+	case v < int64(g.s.opts.ValueThreshold):
+	case v < inlineMax && g.inlined+v <= g.inline:
+		keepInLSM(e)
+		g.inlined += v
+	default:
 		g.vlogN += v
 		v = 12
 		g.vlog = true
@@ -335,7 +342,7 @@ func (s *Store) commitGroup(ops []*op) []*op {
 		return nil
 	}
 	s.space.check()
-	g := &group{s: s, now: s.opts.Now().UTC()}
+	g := &group{s: s, now: s.opts.Now().UTC(), inline: min(s.inl.budget(), s.maxSize/8)}
 	defer func() {
 		if g.read != nil {
 			g.read.Discard()
@@ -349,7 +356,7 @@ func (s *Store) commitGroup(ops []*op) []*op {
 			close(o.done)
 			continue
 		}
-		mark, markSize, markVlog := len(g.entries), g.size, g.vlogN
+		mark, markSize, markVlog, markInl := len(g.entries), g.size, g.vlogN, g.inlined
 		g.undo, g.undoT, g.undoC, g.undoV = g.undo[:0], g.undoT[:0], g.undoC[:0], g.undoV[:0]
 		err := o.apply(g)
 		n, size := int64(len(g.entries)-mark), g.size-markSize
@@ -361,14 +368,14 @@ func (s *Store) commitGroup(ops []*op) []*op {
 			// Does not fit beside the ops before it: next transaction.
 			// (The value-log bound keeps what one transaction may write
 			// through Badger's maps within the free-space floor.)
-			g.rollback(mark, markSize, markVlog)
+			g.rollback(mark, markSize, markVlog, markInl)
 			rest = ops[i:]
 		}
 		if len(rest) > 0 {
 			break
 		}
 		if err != nil {
-			g.rollback(mark, markSize, markVlog)
+			g.rollback(mark, markSize, markVlog, markInl)
 			o.err = err
 			close(o.done)
 			continue
@@ -399,6 +406,7 @@ func (s *Store) commitGroup(ops []*op) []*op {
 		return rest
 	}
 	s.space.wrote(uint64(g.size + g.vlogN))
+	s.inl.wrote(g.inlined + g.vlogN)
 	s.writes.Add(1)
 	s.compactors.wrote()
 	if o := s.opts.Observer; o != nil {
@@ -433,8 +441,8 @@ func (s *Store) commitGroup(ops []*op) []*op {
 	return rest
 }
 
-func (g *group) rollback(mark int, markSize, markVlog int64) {
-	g.entries, g.size, g.vlogN = g.entries[:mark], markSize, markVlog
+func (g *group) rollback(mark int, markSize, markVlog, markInl int64) {
+	g.entries, g.size, g.vlogN, g.inlined = g.entries[:mark], markSize, markVlog, markInl
 	for _, k := range g.undo {
 		delete(g.idem, k)
 	}

@@ -39,6 +39,11 @@ type Options struct {
 	// (delivery does not slow as the store fills) at the price of a second
 	// file to sync per commit (synced side by side).
 	ValueThreshold int
+	// InlineBytesPerSec: while the values of ValueThreshold bytes or more
+	// written come to less than this many bytes a second, those under
+	// 4 KiB stay in the LSM tree, so that a commit syncs one file, not two
+	// (threshold.go); default 128 KiB; negative: never.
+	InlineBytesPerSec int64
 	// ValueLogFileSize: the value log rotates to a new file past this many
 	// bytes; default 32 MiB. Files other than the newest are closed for
 	// writing: their pages are handed back to the kernel (trimValueLogs) and GC
@@ -104,6 +109,7 @@ type Store struct {
 	writes     atomic.Uint64
 	compactors *compactors // Badger's, paused while idle (compactions.go)
 	trims      int         // trimValueLogs calls, gcLoop's alone (trim_linux.go)
+	inl        inliner     // a light load's values in the LSM tree (threshold.go)
 
 	cursorMu sync.Mutex
 	cursors  map[ID]ID // per webhook: the last consumed queue entry
@@ -176,6 +182,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s.syncCond = sync.NewCond(&s.syncMu)
 	s.synced = make(chan struct{})
+	s.inl = newInliner(opts)
 	if s.memLogs, err = newRotatingLog(opts.Dir, 5, ".mem", opts.InMemory); err == nil {
 		s.vlogs, err = newRotatingLog(opts.Dir, 6, ".vlog", opts.InMemory)
 	}
@@ -226,6 +233,9 @@ func (opts *Options) setDefaults() {
 	}
 	if opts.statfs == nil {
 		opts.statfs = statfsFree
+	}
+	if opts.InlineBytesPerSec == 0 {
+		opts.InlineBytesPerSec = defaultInlineBytesPerSec
 	}
 	if opts.GCInterval <= 0 {
 		opts.GCInterval = 5 * time.Minute
