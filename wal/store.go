@@ -109,6 +109,7 @@ type Store struct {
 	writes     atomic.Uint64
 	compactors *compactors // Badger's, paused while idle (compactions.go)
 	trims      int         // trimValueLogs calls, gcLoop's alone (trim_linux.go)
+	trimmed    uint64      // writes at the last trimValueLogs, gcLoop's alone
 	inl        inliner     // a light load's values in the LSM tree (threshold.go)
 
 	cursorMu sync.Mutex

@@ -25,13 +25,17 @@ import (
 // whole, named <dir>/%06d.vlog); TestValueLogMaps (trim_linux_test.go)
 // fails loudly, naming the Badger version checked, if that changes.
 //
-// Every tablesEvery calls it also unmaps the resident pages of Badger's
-// table files (trimTables).
+// When the store wrote since the last call it also unmaps the pages of the
+// two logs being written (trimActiveLogs), and every tablesEvery calls the
+// resident pages of Badger's table files (trimTables).
 func (s *Store) trimValueLogs() {
 	newest := s.vlogs.newest.Load()
 	s.trims++
 	tables := s.trims%tablesEvery == 0
-	if newest <= 0 && !tables {
+	w := s.writes.Load()
+	wrote := w != s.trimmed
+	s.trimmed = w
+	if newest <= 0 && !tables && !wrote {
 		return
 	}
 	maps, err := os.ReadFile("/proc/self/maps")
@@ -43,8 +47,61 @@ func (s *Store) trimValueLogs() {
 			_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_PAGEOUT)
 		}
 	}
+	if wrote {
+		trimActiveLogs(maps, s.vlogs.realDir, newest, s.opts.ValueLogFileSize)
+	}
 	if tables {
 		trimTables(maps, s.vlogs.realDir)
+	}
+}
+
+// trimActiveLogs drops this process's page mappings of the two log files
+// Badger is writing: the newest memtable log (<dir>/%05d.mem) and the
+// newest value-log file. Each is mapped shared at twice its size (64 MiB
+// for 32 MiB memtables) and written through the map, so every page
+// written stays in RSS until the file rotates: up to ~60 MiB between them
+// in the soak (bench/BASELINE.md). MADV_DONTNEED on a shared file mapping
+// only unmaps: a dirty page keeps its data in the page cache and is
+// written back and covered by the store's fdatasync as before; the next
+// write to a page, or a read of a recent value at delivery, is a minor
+// fault. Badger never reads a memtable log back except to replay it at
+// open.
+//
+// Only the files being written, because those are the ones whose address
+// ranges cannot be unmapped between reading /proc/self/maps and the
+// madvise: MADV_DONTNEED on a range reused meanwhile by anonymous memory
+// would zero it. The newest memtable log is unmapped only once it has
+// rotated and its memtable been flushed to a table (seconds). The newest
+// value-log file is never deleted while this runs (value-log GC runs on
+// the same goroutine), but at its rotation Badger truncates it to where
+// it wrote, past fileSize, and shrinks its map: only its first fileSize
+// bytes are dropped. The memtable logs rotated out, waiting for their
+// flush, are not touched (Badger may unmap them at any moment); they
+// hold what was written since the last trim, one trimInterval of writes.
+func trimActiveLogs(maps []byte, dir string, newestVlog, fileSize int64) {
+	if top, ok := newestMap(fileMaps(maps, dir, ".mem")); ok {
+		dropPages(top.start, top.end)
+	}
+	if top, ok := newestMap(valueLogMaps(maps, dir)); ok && top.fid >= newestVlog {
+		size := uintptr(fileSize) &^ uintptr(os.Getpagesize()-1)
+		dropPages(top.start, min(top.end, top.start+size))
+	}
+}
+
+// newestMap is the mapping of the highest-numbered file of ms.
+func newestMap(ms []vlogMap) (top vlogMap, ok bool) {
+	for _, m := range ms {
+		if !ok || m.fid > top.fid {
+			top, ok = m, true
+		}
+	}
+	return top, ok
+}
+
+// dropPages is MADV_DONTNEED on [start, end).
+func dropPages(start, end uintptr) {
+	if end > start {
+		_, _, _ = unix.Syscall(unix.SYS_MADVISE, start, end-start, unix.MADV_DONTNEED)
 	}
 }
 
@@ -64,7 +121,7 @@ const tablesEvery = 8
 // Badger's block and index caches anyway (decompressed copies).
 func trimTables(maps []byte, dir string) {
 	for _, m := range fileMaps(maps, dir, ".sst") {
-		_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_DONTNEED)
+		dropPages(m.start, m.end)
 	}
 }
 

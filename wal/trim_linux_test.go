@@ -3,6 +3,7 @@ package wal
 import (
 	"bufio"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,8 +14,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The pages of value-log files no longer written leave hookd's RSS; the
-// newest file's stay.
+// The pages of value-log files no longer written leave hookd's RSS (paged
+// out), and so do the newest file's (unmapped, left in the page cache);
+// every event still reads back.
 func TestTrimValueLogs(t *testing.T) {
 	probe, err := unix.Mmap(-1, 0, 4096, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
 	if err != nil {
@@ -40,17 +42,24 @@ func TestTrimValueLogs(t *testing.T) {
 	}
 	defer s.Close()
 	data := `"` + strings.Repeat("x", 1000) + `"`
-	for i := 0; i < 60; i++ { // ~6 MB: several 1 MiB files
+	var ids []ID
+	var newest, old, cur int64
+	// ~6 MB: several 1 MiB files, and then until the newest holds some.
+	for i := 0; i < 60 || (cur < 128<<10 && i < 80); i++ {
 		in := make([]EventInput, 100)
 		for j := range in {
 			in[j] = ev("a", "", data)
 		}
-		if _, err := s.Append("acme", in); err != nil {
+		res, err := s.Append("acme", in)
+		if err != nil {
 			t.Fatal(err)
 		}
+		ids = append(ids, res.IDs...)
+		if i >= 59 {
+			newest = s.vlogs.newest.Load()
+			old, cur = vlogRSS(t, s.vlogs.realDir, newest)
+		}
 	}
-	newest := s.vlogs.newest.Load()
-	old, cur := vlogRSS(t, s.vlogs.realDir, newest)
 	if newest < 3 || old < 1<<20 {
 		t.Fatalf("setup: newest value log %d, %d KiB resident in older ones", newest, old>>10)
 	}
@@ -60,8 +69,20 @@ func TestTrimValueLogs(t *testing.T) {
 	if old2 > old/4 {
 		t.Errorf("older value logs still hold %d of %d KiB after the trim", old2>>10, old>>10)
 	}
-	if cur > 0 && cur2 == 0 {
-		t.Error("the newest value log, still written, was trimmed")
+	if cur < 128<<10 {
+		t.Fatalf("setup: %d KiB resident in the newest value log", cur>>10)
+	}
+	if cur2 > cur/4 {
+		t.Errorf("the newest value log still holds %d of %d KiB after the trim", cur2>>10, cur>>10)
+	}
+	evs, err := s.GetEvents("acme", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range evs {
+		if e == nil || string(e.Data) != data {
+			t.Fatalf("event %d after the trim = %+v", i, e)
+		}
 	}
 }
 
@@ -263,4 +284,159 @@ func tablesRSS(t *testing.T, dir string) int64 {
 		}
 	}
 	return n
+}
+
+// The newest memtable log's pages leave hookd's RSS at a trim (they stay
+// in the page cache: Badger writes the log through a shared map and never
+// reads it back but to replay it), writes after the trim land in the same
+// file, and a crash image of the store taken after the trim (the files as
+// the page cache holds them, which the store's fdatasync puts on disk)
+// replays every acknowledged event. It also fences the assumptions of
+// trimActiveLogs: Badger maps each memtable log whole and shared, as
+// <dir>/%05d.mem, and the highest-numbered is the one being written.
+func TestTrimMemLogs(t *testing.T) {
+	defer func(d time.Duration) { trimInterval = d }(trimInterval)
+	trimInterval = time.Hour // only this test's trims
+	dir := t.TempDir()
+	// 8 MiB memtables and values inline (under 1 KiB): the ~2.5 MB below
+	// stays in the first memtable and its log, nothing is flushed to a
+	// table.
+	opts := Options{Dir: dir, MemTableSize: 8 << 20, ValueThreshold: 1 << 10}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	data := `"` + strings.Repeat("m", 400) + `"`
+	var ids []ID
+	appendEvents := func(n int) {
+		for i := 0; i < n; i++ {
+			in := make([]EventInput, 100)
+			for j := range in {
+				in[j] = ev("a", "", data)
+			}
+			res, err := s.Append("acme", in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, res.IDs...)
+		}
+	}
+	appendEvents(40) // ~2 MB
+	real := s.vlogs.realDir
+
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Skip(err)
+	}
+	mems := fileMaps(maps, real, ".mem")
+	top, ok := newestMap(mems)
+	var files []string
+	for _, name := range dirNames(t, dir) {
+		if num, ok := strings.CutSuffix(name, ".mem"); ok {
+			files = append(files, name)
+			if len(num) != 5 {
+				badgerAssumption(t, "trim_linux.go", "Badger names its memtable logs <dir>/%05d.mem", "found %s", name)
+			}
+		}
+	}
+	if !ok || len(files) == 0 {
+		badgerAssumption(t, "trim_linux.go",
+			"Badger memory-maps its memtable logs, so /proc/self/maps names them "+real+"/%05d.mem",
+			"memtable logs in the directory: %v; their mappings found: %v", files, mems)
+	}
+	if want := files[len(files)-1]; fmt.Sprintf("%05d.mem", top.fid) != want {
+		badgerAssumption(t, "trim_linux.go", "the highest-numbered memtable log mapped is the one being written (the newest in the directory)",
+			"mapped: %v; in the directory: %v", mems, files)
+	}
+	if len(top.perms) != 4 || top.perms[3] != 's' || int64(top.end-top.start) < 2*opts.MemTableSize {
+		badgerAssumption(t, "trim_linux.go", "Badger maps each memtable log whole (twice the memtable size) and shared",
+			"%05d.mem is mapped %q, %d bytes", top.fid, top.perms, top.end-top.start)
+	}
+
+	before := filesRSS(t, real, ".mem")[top.fid]
+	if before < 1<<20 {
+		t.Fatalf("setup: %d KiB of the memtable log resident after writing ~2 MB", before>>10)
+	}
+	s.trimValueLogs()
+	after := filesRSS(t, real, ".mem")[top.fid]
+	t.Logf("newest memtable log (%05d.mem) resident: %d → %d KiB", top.fid, before>>10, after>>10)
+	if after > before/4 {
+		t.Errorf("the memtable log still holds %d of %d KiB after the trim", after>>10, before>>10)
+	}
+	appendEvents(10) // into the pages just dropped, the last one half written
+
+	// kill -9 now: the crash image is the directory as it stands (what the
+	// page cache holds), without the store's Close, which would flush the
+	// memtable to a table.
+	image := t.TempDir()
+	for _, name := range dirNames(t, dir) {
+		if name == "LOCK" {
+			continue
+		}
+		if strings.HasSuffix(name, ".sst") {
+			t.Fatalf("setup: %s: a memtable was flushed, so not every event is replayed from its log", name)
+		}
+		copyFile(t, filepath.Join(dir, name), filepath.Join(image, name))
+	}
+	s.Close()
+	opts.Dir = image
+	r, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	evs, err := r.GetEvents("acme", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range evs {
+		if e == nil || string(e.Data) != data {
+			t.Fatalf("acknowledged event %d of %d after the crash image's replay = %+v", i, len(ids), e)
+		}
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// filesRSS is the resident size of this process's mappings of dir's files
+// named <number><ext>, by number.
+func filesRSS(t *testing.T, dir, ext string) map[int64]int64 {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	out := map[int64]int64{}
+	var fid int64 = -1
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fs := bytes.Fields(sc.Bytes())
+		if len(fs) >= 5 && bytes.Contains(fs[0], []byte("-")) && len(fs[1]) == 4 { // a mapping's header
+			fid = -1
+			if len(fs) >= 6 && filepath.Dir(string(fs[5])) == dir {
+				if num, ok := strings.CutSuffix(filepath.Base(string(fs[5])), ext); ok {
+					if n, err := strconv.ParseInt(num, 10, 64); err == nil {
+						fid = n
+					}
+				}
+			}
+			continue
+		}
+		if fid >= 0 && len(fs) >= 2 && string(fs[0]) == "Rss:" {
+			kb, _ := strconv.ParseInt(string(fs[1]), 10, 64)
+			out[fid] += kb << 10
+		}
+	}
+	return out
 }
