@@ -128,6 +128,45 @@ func (c *Child) Logs() string { return c.logs.String() }
 // unknown).
 func (c *Child) RSS() int64 { return procRSS(c.Pid()) }
 
+// Mem is the resident set of the process and its two parts, from
+// /proc/PID/status (zeros when unknown).
+func (c *Child) Mem() Mem { return procMem(c.Pid()) }
+
+// Mem is a process's resident set split the way a spike is attributed: Anon
+// is its anonymous memory (for hookd, the Go heap, stacks and runtime);
+// File its file-backed pages (Badger's memory-mapped logs and tables,
+// the binary), RssFile plus RssShmem, as a data directory on tmpfs maps
+// shared memory. Bytes.
+type Mem struct{ RSS, Anon, File int64 }
+
+func procMem(pid int) Mem {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return Mem{}
+	}
+	var m Mem
+	for _, l := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if len(f) == 0 {
+			continue
+		}
+		kb, _ := strconv.ParseInt(f[0], 10, 64)
+		switch k {
+		case "VmRSS":
+			m.RSS = kb << 10
+		case "RssAnon":
+			m.Anon = kb << 10
+		case "RssFile", "RssShmem":
+			m.File += kb << 10
+		}
+	}
+	return m
+}
+
 // CPU is the user+system CPU time the process has used, from /proc.
 func (c *Child) CPU() time.Duration { return procCPU(c.Pid()) }
 

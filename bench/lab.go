@@ -65,7 +65,7 @@ type Host struct {
 type Series struct {
 	Scenario string  `json:"scenario"`
 	Name     string  `json:"name"`
-	Kind     string  `json:"kind"` // throughput, latency, rss
+	Kind     string  `json:"kind"` // throughput, latency, rss, rss-anon, rss-file
 	Unit     string  `json:"unit"`
 	Points   []Point `json:"points"`
 }
@@ -276,12 +276,15 @@ func (l *Lab) server(ctx context.Context, env ...string) (*target, *Child, func(
 
 // watch samples a load every step until stop: throughput (the sink's
 // deliveries, or acknowledged events when there is no sink), the sink's
-// p99 over the step, the child's RSS; it keeps them as series and shows
-// them on the status line.
+// p99 over the step, the child's RSS and its anonymous and file-backed
+// parts (so that a spike can be put down to the Go heap or to mapped
+// files); it keeps them as series and shows them on the status line.
 func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *atomic.Int64) (stop func() watched) {
 	tput := Series{Scenario: l.scenario, Name: name, Kind: "throughput", Unit: "events/s"}
 	lat := Series{Scenario: l.scenario, Name: name, Kind: "latency", Unit: "ms"}
 	rss := Series{Scenario: l.scenario, Name: name, Kind: "rss", Unit: "MiB"}
+	anon := Series{Scenario: l.scenario, Name: name + ", anonymous", Kind: KindRSSAnon, Unit: "MiB"}
+	file := Series{Scenario: l.scenario, Name: name + ", file-backed", Kind: KindRSSFile, Unit: "MiB"}
 	done, finished := make(chan struct{}), make(chan struct{})
 	count := func() int64 {
 		if s != nil {
@@ -312,9 +315,14 @@ func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *a
 			}
 		}
 		if c != nil {
-			if m := c.RSS(); m > 0 {
-				rss.Points = append(rss.Points, Point{x, float64(m) / (1 << 20)})
-				line += fmt.Sprintf(", RSS %.0f MiB", float64(m)/(1<<20))
+			if m := c.Mem(); m.RSS > 0 {
+				rss.Points = append(rss.Points, Point{x, float64(m.RSS) / (1 << 20)})
+				line += fmt.Sprintf(", RSS %.0f MiB", float64(m.RSS)/(1<<20))
+				if m.Anon > 0 || m.File > 0 { // kernels before 4.5 have neither
+					anon.Points = append(anon.Points, Point{x, float64(m.Anon) / (1 << 20)})
+					file.Points = append(file.Points, Point{x, float64(m.File) / (1 << 20)})
+					line += fmt.Sprintf(" (anon %.0f, file %.0f)", float64(m.Anon)/(1<<20), float64(m.File)/(1<<20))
+				}
 			}
 		}
 		l.prog.set("%s", line)
@@ -342,17 +350,25 @@ func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *a
 		<-finished
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		for _, s := range []Series{tput, lat, rss} {
+		for _, s := range []Series{tput, lat, rss, anon, file} {
 			if len(s.Points) > 0 {
 				l.series = append(l.series, s)
 			}
 		}
-		return watched{tput, lat, rss}
+		return watched{tput, lat, rss, anon, file}
 	}
 }
 
 // watched is what watch sampled.
-type watched struct{ tput, lat, rss Series }
+type watched struct{ tput, lat, rss, anon, file Series }
+
+// The kinds of the series of RSS's two parts, drawn together on a chart
+// of their own. A report's "rss" series are the whole RSS, as before
+// these were added.
+const (
+	KindRSSAnon = "rss-anon" // anonymous memory: the Go heap, stacks, the runtime
+	KindRSSFile = "rss-file" // file-backed: memory-mapped files, the binary
+)
 
 // peak is the largest Y of a series.
 func (s Series) peak() float64 {
@@ -361,6 +377,28 @@ func (s Series) peak() float64 {
 		m = max(m, p.Y)
 	}
 	return m
+}
+
+// peakAt is the X of the (first) largest Y of a series (false: no point).
+func (s Series) peakAt() (x float64, ok bool) {
+	top := 0.0
+	for _, p := range s.Points {
+		if !ok || p.Y > top {
+			x, top, ok = p.X, p.Y, true
+		}
+	}
+	return x, ok
+}
+
+// at is the Y of a series at x (0: no point there). The series one watch
+// samples share their X.
+func (s Series) at(x float64) float64 {
+	for _, p := range s.Points {
+		if p.X == x {
+			return p.Y
+		}
+	}
+	return 0
 }
 
 // waitFor waits until the sink has want distinct deliveries, the lab's

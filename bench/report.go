@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -30,19 +31,23 @@ type Chart struct {
 }
 
 // Charts draws the report's charts: for each scenario, throughput, p99
-// latency and RSS over time; and the latency percentiles of every
-// distribution the run kept.
+// latency, RSS, and RSS's anonymous and file-backed parts over time; and
+// the latency percentiles of every distribution the run kept.
 func Charts(r *Report) ([]Chart, error) {
 	var out []Chart
 	for _, sc := range r.Scenarios {
-		for _, k := range []struct{ kind, title, unit string }{
-			{"throughput", "throughput over time", "events/s"},
-			{"latency", "publish → receive p99 over time", "ms"},
-			{"rss", "hookd RSS over time", "MiB"},
+		for _, k := range []struct {
+			kinds       []string
+			title, unit string
+		}{
+			{[]string{"throughput"}, "throughput over time", "events/s"},
+			{[]string{"latency"}, "publish → receive p99 over time", "ms"},
+			{[]string{"rss"}, "hookd RSS over time", "MiB"},
+			{[]string{KindRSSAnon, KindRSSFile}, "hookd RSS, anonymous and file-backed, over time", "MiB"},
 		} {
 			var ss []Series
 			for _, s := range r.Series {
-				if s.Scenario == sc && s.Kind == k.kind {
+				if s.Scenario == sc && slices.Contains(k.kinds, s.Kind) {
 					ss = append(ss, s)
 				}
 			}

@@ -27,7 +27,10 @@ func sampleReport() *Report {
 		r.Series = append(r.Series, Series{Scenario: "deliver", Name: "run " + string(rune('a'+i)), Kind: "throughput", Unit: "events/s", Points: tp},
 			Series{Scenario: "deliver", Name: "run", Kind: "rss", Unit: "MiB", Points: rss})
 	}
-	r.Series = append(r.Series, Series{Scenario: "latency", Name: "5,000 events/s", Kind: "latency", Unit: "ms", Points: []Point{{1, 2}, {2, 3}}})
+	r.Series = append(r.Series,
+		Series{Scenario: "deliver", Name: "run, anonymous", Kind: KindRSSAnon, Unit: "MiB", Points: []Point{{1, 70}, {2, 80}}},
+		Series{Scenario: "deliver", Name: "run, file-backed", Kind: KindRSSFile, Unit: "MiB", Points: []Point{{1, 30}, {2, 25}}},
+		Series{Scenario: "latency", Name: "5,000 events/s", Kind: "latency", Unit: "ms", Points: []Point{{1, 2}, {2, 3}}})
 	r.Curves = []Curve{{Name: "latency 5,000 events/s", Points: []Point{{50, 1.2}, {99, 8}, {99.9, 20}, {99.99, 0}}}}
 	return r
 }
@@ -39,9 +42,10 @@ func TestWriteHTML(t *testing.T) {
 	}
 	page := b.String()
 	svgs := regexp.MustCompile(`(?s)<svg.*?</svg>`).FindAllString(page, -1)
-	// deliver: throughput and RSS; latency: p99 over time; percentiles.
-	if len(svgs) != 4 {
-		t.Fatalf("%d inline SVG charts; want 4", len(svgs))
+	// deliver: throughput, RSS, and RSS's two parts; latency: p99 over
+	// time; percentiles.
+	if len(svgs) != 5 {
+		t.Fatalf("%d inline SVG charts; want 5", len(svgs))
 	}
 	for i, s := range svgs {
 		wellFormed(t, "chart "+string(rune('0'+i)), s)
@@ -50,7 +54,8 @@ func TestWriteHTML(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"<!doctype html>", "size 1 &lt;&amp;&gt;", "19,000 deliveries/s", "32%", `class="miss"`,
-		"deliver: throughput over time", "deliver: hookd RSS over time", "latency percentiles"} {
+		"deliver: throughput over time", "deliver: hookd RSS over time", "latency percentiles",
+		"deliver: hookd RSS, anonymous and file-backed, over time", "run, anonymous", "run, file-backed"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
@@ -80,5 +85,14 @@ func TestWriteReportDir(t *testing.T) {
 	}
 	if len(back.Figures) != 2 || back.Figures[0].Value != 19000 || back.Figures[0].Ceiling != 60000 {
 		t.Errorf("results.json figures = %+v", back.Figures)
+	}
+	// The whole RSS keeps its kind, "rss"; its parts come as kinds of
+	// their own, so a reader of "rss" series sees what it saw before.
+	kinds := map[string]int{}
+	for _, s := range back.Series {
+		kinds[s.Kind]++
+	}
+	if kinds["rss"] != 2 || kinds["rss-anon"] != 1 || kinds["rss-file"] != 1 {
+		t.Errorf("results.json series kinds = %v", kinds)
 	}
 }

@@ -74,6 +74,11 @@ func runSoak(ctx context.Context, l *Lab) error {
 	l.fig(Figure{Name: "steady rate published", Value: p.PerSec(), Unit: "events/s"})
 	l.fig(Figure{Name: "RSS, first sample", Value: first(got.rss), Unit: "MiB"})
 	l.fig(Figure{Name: "RSS, peak", Value: got.rss.peak(), Unit: "MiB"})
+	if x, ok := got.rss.peakAt(); ok && len(got.anon.Points) > 0 {
+		// What the peak was made of: the Go heap, or mapped files.
+		l.fig(Figure{Name: "RSS at the peak, anonymous", Value: got.anon.at(x), Unit: "MiB"})
+		l.fig(Figure{Name: "RSS at the peak, file-backed", Value: got.file.at(x), Unit: "MiB"})
+	}
 	l.fig(Figure{Name: "RSS, last sample", Value: last(got.rss), Unit: "MiB"})
 	l.fig(Figure{Name: "p99 of a sample, first", Value: first(got.lat), Unit: "ms"})
 	l.fig(Figure{Name: "p99 of a sample, worst", Value: got.lat.peak(), Unit: "ms"})
