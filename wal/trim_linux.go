@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/sys/unix"
 )
 
@@ -51,7 +52,7 @@ func (s *Store) trimValueLogs() {
 		trimActiveLogs(maps, s.vlogs.realDir, newest, s.opts.ValueLogFileSize)
 	}
 	if tables {
-		trimTables(maps, s.vlogs.realDir)
+		s.trimTables(maps)
 	}
 }
 
@@ -119,10 +120,46 @@ const tablesEvery = 8
 // page cache, and pages still dirty (a table being built) keep their data
 // in the cache, to be written back as before. Reads mostly come from
 // Badger's block and index caches anyway (decompressed copies).
-func trimTables(maps []byte, dir string) {
-	for _, m := range fileMaps(maps, dir, ".sst") {
-		dropPages(m.start, m.end)
+//
+// A compaction deletes tables, and unmaps them, at any moment; should an
+// address range read from maps be unmapped and given to anonymous memory
+// (the Go runtime's) before the madvise, MADV_DONTNEED would zero that
+// memory. So only tables that cannot be unmapped meanwhile are trimmed: an
+// iterator holds a reference on every table in Badger's levels when it is
+// made, and a table keeps its mapping while referenced. A table listed in
+// the levels both before and after the iterator was made was there when
+// it was made (tables enter the levels once and leave once), so the
+// iterator holds it; the others (tables just built, or just compacted
+// away) wait for the next trim.
+func (s *Store) trimTables(maps []byte) {
+	ms := fileMaps(maps, s.vlogs.realDir, ".sst")
+	if len(ms) == 0 {
+		return
 	}
+	before := tableIDs(s.db.Tables())
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
+	it := txn.NewIterator(badger.IteratorOptions{})
+	defer it.Close()
+	held := tableIDs(s.db.Tables())
+	for id := range held {
+		if !before[id] {
+			delete(held, id)
+		}
+	}
+	for _, m := range ms {
+		if held[uint64(m.fid)] {
+			dropPages(m.start, m.end)
+		}
+	}
+}
+
+func tableIDs(ts []badger.TableInfo) map[uint64]bool {
+	ids := make(map[uint64]bool, len(ts))
+	for _, t := range ts {
+		ids[t.ID] = true
+	}
+	return ids
 }
 
 // vlogMap is one mapping of a value-log file.

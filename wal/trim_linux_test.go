@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -244,7 +245,7 @@ func TestTrimTables(t *testing.T) {
 	if len(fileMaps(maps, dir, ".sst")) == 0 {
 		t.Fatalf("no mapping of a .sst file in %s found in /proc/self/maps (Badger's table maps changed?)", dir)
 	}
-	trimTables(maps, dir)
+	s.trimTables(maps)
 	after := tablesRSS(t, dir)
 	t.Logf("tables resident: %d → %d KiB", before>>10, after>>10)
 	if after > before/4 {
@@ -439,4 +440,57 @@ func filesRSS(t *testing.T, dir, ext string) map[int64]int64 {
 		}
 	}
 	return out
+}
+
+// The table trim madvises only tables Badger cannot unmap meanwhile. A
+// range that /proc/self/maps named as a table may have been unmapped and
+// reused by anonymous memory by the time of the madvise, and
+// MADV_DONTNEED zeroes anonymous memory: here an anonymous region stands
+// for such a range, named in the maps text as a table that is in Badger's
+// levels (it is zeroed: the hazard is real) and as one that is not (a
+// table compacted away: left alone).
+func TestTrimTablesOnlyHeldTables(t *testing.T) {
+	defer func(d time.Duration) { trimInterval = d }(trimInterval)
+	trimInterval = time.Hour // only this test's trims
+	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 40; i++ { // memtables flushed to tables
+		in := make([]EventInput, 100)
+		for j := range in {
+			in[j] = ev("a", "", `"`+strings.Repeat("y", 400)+`"`)
+		}
+		if _, err := s.Append("acme", in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tables := s.db.Tables()
+	if len(tables) == 0 {
+		t.Fatal("setup: no table in Badger's levels")
+	}
+	mem, err := unix.Mmap(-1, 0, 1<<16, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Skip(err)
+	}
+	defer unix.Munmap(mem)
+	start := uintptr(unsafe.Pointer(&mem[0]))
+	line := func(id uint64) []byte {
+		return fmt.Appendf(nil, "%x-%x rw-p 00000000 00:00 0 %s/%06d.sst\n", start, start+uintptr(len(mem)), s.vlogs.realDir, id)
+	}
+	gone := tables[0].ID
+	for _, ti := range tables {
+		gone = max(gone, ti.ID)
+	}
+	gone += 1000 // no such table
+	mem[0] = 1
+	s.trimTables(line(gone))
+	if mem[0] != 1 {
+		t.Fatalf("a range named as table %d, not in Badger's levels, was madvised", gone)
+	}
+	s.trimTables(line(tables[0].ID))
+	if mem[0] != 0 {
+		t.Fatalf("a range named as table %d, in Badger's levels, was not madvised (the check above proves nothing)", tables[0].ID)
+	}
 }
