@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -306,5 +308,31 @@ func TestProbeAddr(t *testing.T) {
 		if got := probeAddr(in); got != want {
 			t.Errorf("probeAddr(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// server.memory_limit becomes the runtime's soft limit unless GOMEMLIMIT
+// is set (the runtime applied that one at start); either way the limit
+// in force is what Badger's caches are sized from.
+func TestApplyMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOMEMLIMIT")
+	debug.SetMemoryLimit(math.MaxInt64)
+	if got := applyMemoryLimit(0); got != 0 || debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		t.Errorf("memory_limit 0: applied %d, runtime limit %d; want none", got, debug.SetMemoryLimit(-1))
+	}
+	if got := applyMemoryLimit(200 << 20); got != 200<<20 || debug.SetMemoryLimit(-1) != 200<<20 {
+		t.Errorf("memory_limit 200 MiB: applied %d, runtime limit %d", got, debug.SetMemoryLimit(-1))
+	}
+	os.Setenv("GOMEMLIMIT", "300MiB")
+	debug.SetMemoryLimit(300 << 20) // as the runtime read it at start
+	if got := applyMemoryLimit(200 << 20); got != 300<<20 || debug.SetMemoryLimit(-1) != 300<<20 {
+		t.Errorf("GOMEMLIMIT=300MiB, memory_limit 200 MiB: applied %d, runtime limit %d; want GOMEMLIMIT's", got, debug.SetMemoryLimit(-1))
+	}
+	os.Setenv("GOMEMLIMIT", "off")
+	debug.SetMemoryLimit(math.MaxInt64)
+	if got := applyMemoryLimit(200 << 20); got != 0 || debug.SetMemoryLimit(-1) != math.MaxInt64 {
+		t.Errorf("GOMEMLIMIT=off: applied %d, runtime limit %d; want none", got, debug.SetMemoryLimit(-1))
 	}
 }

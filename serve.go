@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -57,6 +58,23 @@ func serve(args, env []string, stdout, stderr io.Writer) int {
 // prints it as `hookd: <error>` on stderr, the one format of every error
 // that stops start-up (configuration errors included); failures once
 // serving go to the structured log.
+// applyMemoryLimit sets the Go runtime's soft memory limit to
+// server.memory_limit (0: none) unless the GOMEMLIMIT environment
+// variable is set, which the runtime has applied already, and returns the
+// limit in force (0: none), from which Badger's caches are sized.
+func applyMemoryLimit(configured int64) int64 {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 { // "off" is MaxInt64
+			return limit
+		}
+		return 0
+	}
+	if configured > 0 {
+		debug.SetMemoryLimit(configured)
+	}
+	return configured
+}
+
 type startupError struct{ err error }
 
 func (e startupError) Error() string { return e.err.Error() }
@@ -83,13 +101,12 @@ func checkAuth(cfg config.Config, log *zap.Logger) error {
 func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Logger, stdout io.Writer) error {
 	log.Info("starting", zap.String("version", version), zap.String("dir", cfg.Storage.Dir),
 		zap.String("auth_mode", cfg.Auth.Mode), zap.Strings("compat", cfg.API.Compat))
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.Server.MemoryLimit > 0 {
-		debug.SetMemoryLimit(cfg.Server.MemoryLimit)
-	}
+	cache := wal.CacheBytesFor(applyMemoryLimit(cfg.Server.MemoryLimit))
 	storeMetrics := api.NewStoreMetrics()
 	store, err := wal.Open(wal.Options{Dir: cfg.Storage.Dir, Retention: cfg.Storage.Retention.Duration, Logger: log, Observer: storeMetrics,
 		MemTableSize: int64(cfg.Storage.MemtableBytes), NoCompression: cfg.Storage.Compression == "none",
-		ValueThreshold: cfg.Storage.ValueThreshold, MinFreeBytes: cfg.Storage.MinFreeBytes})
+		ValueThreshold: cfg.Storage.ValueThreshold, MinFreeBytes: cfg.Storage.MinFreeBytes,
+		BlockCacheSize: cache, IndexCacheSize: cache})
 	if err != nil {
 		return startupError{err}
 	}

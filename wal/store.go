@@ -33,6 +33,13 @@ type Options struct {
 	// NoCompression stores tables uncompressed: less memory while tables
 	// are built, larger tables and so more compaction I/O. Default: Snappy.
 	NoCompression bool
+	// BlockCacheSize and IndexCacheSize size Badger's two caches, in the
+	// Go heap: decompressed table blocks (full within minutes of reads),
+	// and the tables' indexes, which Badger caches only for an encrypted
+	// store (otherwise it reads them in place from the table's map, and
+	// that cache stays empty). Default 32 MiB each; CacheBytesFor derives
+	// them from a memory limit.
+	BlockCacheSize, IndexCacheSize int64
 	// ValueThreshold: values of this many bytes or more (encoded events,
 	// batch records) are kept in Badger's value log instead of its LSM
 	// tree; default 256, so that typical events stay out of compactions
@@ -241,6 +248,36 @@ func (opts *Options) setDefaults() {
 	if opts.GCInterval <= 0 {
 		opts.GCInterval = 5 * time.Minute
 	}
+	if opts.BlockCacheSize <= 0 {
+		opts.BlockCacheSize = maxCacheBytes
+	}
+	if opts.IndexCacheSize <= 0 {
+		opts.IndexCacheSize = maxCacheBytes
+	}
+}
+
+// The bounds of CacheBytesFor: the size of each cache without a memory
+// limit (and the default), and the smallest under one.
+const (
+	maxCacheBytes = 32 << 20
+	minCacheBytes = 8 << 20
+)
+
+// CacheBytesFor is the size of each of Badger's two caches
+// (Options.BlockCacheSize, IndexCacheSize) for a Go soft memory limit of
+// memoryLimit bytes (server.memory_limit; 0: none): a twelfth of the
+// limit each, at least 8 MiB and at most 32 MiB, so 16.7 MiB each at the
+// default 200 MiB; 32 MiB without a limit. Inside the limit the block
+// cache shares the heap with Badger's memtables (arenas of ~1.3 ×
+// MemTableSize: the one written and those waiting for their flush) and
+// hookd's own bounded buffers (~70 MiB); with a 32 MiB cache on top of
+// those the 200 MiB limit left little room for garbage, and the
+// collector overshot it in bursts (bench/BASELINE.md).
+func CacheBytesFor(memoryLimit int64) int64 {
+	if memoryLimit <= 0 {
+		return maxCacheBytes
+	}
+	return min(max(memoryLimit/12, minCacheBytes), maxCacheBytes)
 }
 
 // badgerOptions are the Badger options of a store with opts (defaults
@@ -261,8 +298,8 @@ func badgerOptions(opts Options) badger.Options {
 		WithCompression(compression(opts.NoCompression)).
 		WithValueThreshold(int64(opts.ValueThreshold)).
 		WithValueLogFileSize(opts.ValueLogFileSize).
-		WithBlockCacheSize(32 << 20).
-		WithIndexCacheSize(32 << 20).
+		WithBlockCacheSize(opts.BlockCacheSize).
+		WithIndexCacheSize(opts.IndexCacheSize).
 		WithLogger(badgerLogger{s: opts.Logger.Sugar()}).
 		WithLoggingLevel(badger.WARNING)
 	if opts.InMemory {

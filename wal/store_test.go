@@ -441,3 +441,28 @@ func TestGetEventsScan(t *testing.T) {
 		}
 	}
 }
+
+// Badger's caches take a twelfth of the memory limit each, between 8 and
+// 32 MiB, and 32 MiB without a limit; the store opens Badger with them.
+func TestCacheBytesFor(t *testing.T) {
+	for _, c := range []struct{ limit, want int64 }{
+		{0, 32 << 20},
+		{64 << 20, 8 << 20},           // a twelfth would be 5.3 MiB
+		{200 << 20, (200 << 20) / 12}, // the default limit: 16.7 MiB
+		{384 << 20, 32 << 20},
+		{4 << 30, 32 << 20},
+	} {
+		if got := CacheBytesFor(c.limit); got != c.want {
+			t.Errorf("CacheBytesFor(%d MiB) = %d, want %d", c.limit>>20, got, c.want)
+		}
+	}
+	opts := Options{Dir: t.TempDir()}
+	opts.setDefaults()
+	if bo := badgerOptions(opts); bo.BlockCacheSize != 32<<20 || bo.IndexCacheSize != 32<<20 {
+		t.Errorf("default caches: block %d, index %d; want 32 MiB each", bo.BlockCacheSize, bo.IndexCacheSize)
+	}
+	opts.BlockCacheSize, opts.IndexCacheSize = 16<<20, 12<<20
+	if bo := badgerOptions(opts); bo.BlockCacheSize != 16<<20 || bo.IndexCacheSize != 12<<20 {
+		t.Errorf("caches set to 16 and 12 MiB: block %d, index %d", bo.BlockCacheSize, bo.IndexCacheSize)
+	}
+}
