@@ -53,11 +53,6 @@ func serve(args, env []string, stdout, stderr io.Writer) int {
 	}
 }
 
-// startupError is a failure before the listener is up: the store cannot
-// open (a full disk, a locked directory), the address is taken. serve
-// prints it as `hookd: <error>` on stderr, the one format of every error
-// that stops start-up (configuration errors included); failures once
-// serving go to the structured log.
 // applyMemoryLimit sets the Go runtime's soft memory limit to
 // server.memory_limit (0: none) unless the GOMEMLIMIT environment
 // variable is set, which the runtime has applied already, and returns the
@@ -75,6 +70,11 @@ func applyMemoryLimit(configured int64) int64 {
 	return configured
 }
 
+// startupError is a failure before the listener is up: the store cannot
+// open (a full disk, a locked directory), the address is taken. serve
+// prints it as `hookd: <error>` on stderr, the one format of every error
+// that stops start-up (configuration errors included); failures once
+// serving go to the structured log.
 type startupError struct{ err error }
 
 func (e startupError) Error() string { return e.err.Error() }
