@@ -39,6 +39,14 @@ func (s *Store) trimValueLogs() {
 	if newest <= 0 && !tables && !wrote {
 		return
 	}
+	if wrote {
+		// Holds the memtables Badger has now until the trim is done
+		// (trimActiveLogs).
+		txn := s.db.NewTransaction(false)
+		defer txn.Discard()
+		it := txn.NewIterator(badger.IteratorOptions{})
+		defer it.Close()
+	}
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
 		return
@@ -68,17 +76,23 @@ func (s *Store) trimValueLogs() {
 // fault. Badger never reads a memtable log back except to replay it at
 // open.
 //
-// Only the files being written, because those are the ones whose address
-// ranges cannot be unmapped between reading /proc/self/maps and the
-// madvise: MADV_DONTNEED on a range reused meanwhile by anonymous memory
-// would zero it. The newest memtable log is unmapped only once it has
-// rotated and its memtable been flushed to a table (seconds). The newest
-// value-log file is never deleted while this runs (value-log GC runs on
-// the same goroutine), but at its rotation Badger truncates it to where
-// it wrote, past fileSize, and shrinks its map: only its first fileSize
-// bytes are dropped. The memtable logs rotated out, waiting for their
-// flush, are not touched (Badger may unmap them at any moment); they
-// hold what was written since the last trim, one trimInterval of writes.
+// Only those two, because their address ranges are not unmapped between
+// reading /proc/self/maps and the madvise: MADV_DONTNEED on a range
+// reused meanwhile by anonymous memory would zero it. trimValueLogs reads
+// the maps while an iterator holds a reference on every memtable Badger
+// had when it was made, and a memtable's log stays mapped while it is
+// referenced. The newest memtable log in the maps is the one being
+// written: it was either held (the memtable being written when the
+// iterator was made) or made since, and then it would have to be filled
+// (memtable-size bytes written) and flushed before it could be unmapped.
+// The memtable logs rotated out, waiting for their flush, are left alone,
+// as an older one may be out of Badger's lists and still mapped, held by
+// a read that unmaps it when it ends; they hold what was written since
+// the last trim, one trimInterval of writes. The newest value-log file is
+// never deleted while this runs (value-log GC runs on the same goroutine),
+// but at its rotation Badger truncates it to where it wrote, past
+// fileSize, and shrinks its map: only its first fileSize bytes are
+// dropped.
 func trimActiveLogs(maps []byte, dir string, newestVlog, fileSize int64) {
 	if top, ok := newestMap(fileMaps(maps, dir, ".mem")); ok {
 		dropPages(top.start, top.end)
