@@ -43,23 +43,13 @@ func TestTrimValueLogs(t *testing.T) {
 	}
 	defer s.Close()
 	data := `"` + strings.Repeat("x", 1000) + `"`
-	var ids []ID
-	var newest, old, cur int64
 	// ~6 MB: several 1 MiB files, and then until the newest holds some.
-	for i := 0; i < 60 || (cur < 128<<10 && i < 80); i++ {
-		in := make([]EventInput, 100)
-		for j := range in {
-			in[j] = ev("a", "", data)
-		}
-		res, err := s.Append("acme", in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, res.IDs...)
-		if i >= 59 {
-			newest = s.vlogs.newest.Load()
-			old, cur = vlogRSS(t, s.vlogs.realDir, newest)
-		}
+	ids := appendHundreds(t, s, 59, data)
+	var newest, old, cur int64
+	for i := 0; i == 0 || cur < 128<<10 && i < 21; i++ {
+		ids = append(ids, appendHundreds(t, s, 1, data)...)
+		newest = s.vlogs.newest.Load()
+		old, cur = vlogRSS(t, s.vlogs.realDir, newest)
 	}
 	if newest < 3 || old < 1<<20 {
 		t.Fatalf("setup: newest value log %d, %d KiB resident in older ones", newest, old>>10)
@@ -76,15 +66,7 @@ func TestTrimValueLogs(t *testing.T) {
 	if cur2 > cur/4 {
 		t.Errorf("the newest value log still holds %d of %d KiB after the trim", cur2>>10, cur>>10)
 	}
-	evs, err := s.GetEvents("acme", ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, e := range evs {
-		if e == nil || string(e.Data) != data {
-			t.Fatalf("event %d after the trim = %+v", i, e)
-		}
-	}
+	readsBack(t, s, ids, data, "after the trim")
 }
 
 // The fence of trim_linux.go: Badger maps every value-log file whole and
@@ -108,15 +90,7 @@ func TestValueLogMaps(t *testing.T) {
 	}
 	defer s.Close()
 	data := `"` + strings.Repeat("x", 1000) + `"`
-	for i := 0; i < 30; i++ { // ~3 MB: several 1 MiB files
-		in := make([]EventInput, 100)
-		for j := range in {
-			in[j] = ev("a", "", data)
-		}
-		if _, err := s.Append("acme", in); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendHundreds(t, s, 30, data) // ~3 MB: several 1 MiB files
 	if s.vlogs.newest.Load() < 2 {
 		t.Fatalf("setup: newest value log is %d after 3 MB", s.vlogs.newest.Load())
 	}
@@ -205,28 +179,14 @@ func vlogRSS(t *testing.T, dir string, newest int64) (old, cur int64) {
 // stay in the page cache), and what they hold still reads back.
 func TestTrimTables(t *testing.T) {
 	defer func(d time.Duration) { trimInterval = d }(trimInterval)
-	trimInterval = time.Hour // only this test's trims
-	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: 1 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	trimInterval = time.Hour     // only this test's trims
+	s, ids := tablesStore(t, 80) // ~4 MB
 	defer s.Close()
-	var ids []ID
-	for i := 0; i < 80; i++ { // ~4 MB of keys and small values: memtables flushed to tables
-		in := make([]EventInput, 100)
-		for j := range in {
-			in[j] = ev("a", "", `"`+strings.Repeat("y", 400)+`"`)
-		}
-		res, err := s.Append("acme", in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, res.IDs...)
-	}
 	// Closed, the store flushes its memtables to tables; reopened, a read
 	// of every event goes through their maps.
 	s.Close()
-	if s, err = Open(Options{Dir: s.opts.Dir, MemTableSize: 1 << 20, ValueThreshold: 1 << 10}); err != nil {
+	s, err := Open(s.opts)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
@@ -251,15 +211,7 @@ func TestTrimTables(t *testing.T) {
 	if after > before/4 {
 		t.Errorf("tables still hold %d of %d KiB after the trim", after>>10, before>>10)
 	}
-	evs, err := s.GetEvents("acme", ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, e := range evs {
-		if e == nil || len(e.Data) != 402 {
-			t.Fatalf("event %d after the trim = %+v", i, e)
-		}
-	}
+	readsBack(t, s, ids, tableData, "after the trim")
 }
 
 // tablesRSS is the resident size of the mappings of dir's .sst files.
@@ -310,19 +262,7 @@ func TestTrimMemLogs(t *testing.T) {
 	defer s.Close()
 	data := `"` + strings.Repeat("m", 400) + `"`
 	var ids []ID
-	appendEvents := func(n int) {
-		for i := 0; i < n; i++ {
-			in := make([]EventInput, 100)
-			for j := range in {
-				in[j] = ev("a", "", data)
-			}
-			res, err := s.Append("acme", in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, res.IDs...)
-		}
-	}
+	appendEvents := func(n int) { ids = append(ids, appendHundreds(t, s, n, data)...) }
 	appendEvents(40) // ~2 MB
 	real := s.vlogs.realDir
 
@@ -387,15 +327,7 @@ func TestTrimMemLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	evs, err := r.GetEvents("acme", ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, e := range evs {
-		if e == nil || string(e.Data) != data {
-			t.Fatalf("acknowledged event %d of %d after the crash image's replay = %+v", i, len(ids), e)
-		}
-	}
+	readsBack(t, r, ids, data, "after the crash image's replay")
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -452,20 +384,8 @@ func filesRSS(t *testing.T, dir, ext string) map[int64]int64 {
 func TestTrimTablesOnlyHeldTables(t *testing.T) {
 	defer func(d time.Duration) { trimInterval = d }(trimInterval)
 	trimInterval = time.Hour // only this test's trims
-	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: 1 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := tablesStore(t, 40)
 	defer s.Close()
-	for i := 0; i < 40; i++ { // memtables flushed to tables
-		in := make([]EventInput, 100)
-		for j := range in {
-			in[j] = ev("a", "", `"`+strings.Repeat("y", 400)+`"`)
-		}
-		if _, err := s.Append("acme", in); err != nil {
-			t.Fatal(err)
-		}
-	}
 	tables := s.db.Tables()
 	if len(tables) == 0 {
 		t.Fatal("setup: no table in Badger's levels")
@@ -493,4 +413,52 @@ func TestTrimTablesOnlyHeldTables(t *testing.T) {
 	if mem[0] != 0 {
 		t.Fatalf("a range named as table %d, in Badger's levels, was not madvised (the check above proves nothing)", tables[0].ID)
 	}
+}
+
+// appendHundreds appends n requests of 100 events whose data is data, and
+// returns the events' IDs.
+func appendHundreds(t *testing.T, s *Store, n int, data string) []ID {
+	t.Helper()
+	var ids []ID
+	for range n {
+		in := make([]EventInput, 100)
+		for j := range in {
+			in[j] = ev("a", "", data)
+		}
+		res, err := s.Append("acme", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.IDs...)
+	}
+	return ids
+}
+
+// readsBack checks that every event of ids reads back from s with data.
+func readsBack(t *testing.T, s *Store, ids []ID, data, when string) {
+	t.Helper()
+	evs, err := s.GetEvents("acme", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range evs {
+		if e == nil || string(e.Data) != data {
+			t.Fatalf("event %d of %d %s = %+v", i, len(ids), when, e)
+		}
+	}
+}
+
+// tableData is the data of tablesStore's events.
+var tableData = `"` + strings.Repeat("y", 400) + `"`
+
+// tablesStore opens a store of 1 MiB memtables that keeps values under
+// 1 KiB in its LSM tree and appends n requests of 100 events of
+// tableData, so that memtables are flushed to tables.
+func tablesStore(t *testing.T, n int) (*Store, []ID) {
+	t.Helper()
+	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, appendHundreds(t, s, n, tableData)
 }
