@@ -517,7 +517,7 @@ func (s *Store) gcLoop() {
 		case <-s.compactors.resume:
 			s.compactors.start()
 		case <-trim.C:
-			s.trimValueLogs()
+			s.trimValueLogs(false)
 			wrote, next := s.pace(trimInterval, &seen)
 			s.compactors.tick(wrote)
 			trim.Reset(next)
@@ -535,11 +535,13 @@ func (s *Store) gcLoop() {
 			if _, err := s.sweepExpired(s.opts.Now()); err != nil {
 				s.log.Warn("wal: delete expired keys", zap.Error(err))
 			}
+			stop := s.trimDuringGC(trimInterval, nil)
 			for s.db.RunValueLogGC(0.5) == nil {
 				if s.syncBarrier() != nil {
 					break
 				}
 			}
+			stop()
 			if s.syncBarrier() != nil {
 				return
 			}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/sys/unix"
@@ -27,25 +28,31 @@ import (
 // fails loudly, naming the Badger version checked, if that changes.
 //
 // When the store wrote since the last call it also unmaps the pages of the
-// two logs being written (trimActiveLogs), and every tablesEvery calls the
-// resident pages of Badger's table files (trimTables).
-func (s *Store) trimValueLogs() {
+// two logs being written (trimActiveLogs) and of Badger's table files
+// (trimTables); those of the tables also every tablesEvery calls, and at
+// every call with allTables (while value-log GC runs, whose lookups read
+// the tables).
+func (s *Store) trimValueLogs(allTables bool) {
 	newest := s.vlogs.newest.Load()
 	s.trims++
-	tables := s.trims%tablesEvery == 0
 	w := s.writes.Load()
 	wrote := w != s.trimmed
 	s.trimmed = w
-	if newest <= 0 && !tables && !wrote {
+	tables := wrote || allTables || s.trims%tablesEvery == 0
+	if newest <= 0 && !tables {
 		return
 	}
-	if wrote {
-		// Holds the memtables Badger has now until the trim is done
-		// (trimActiveLogs).
+	var held map[uint64]bool // tables that cannot be unmapped meanwhile
+	if tables {
+		// An iterator holds a reference on every memtable and table Badger
+		// has when it is made, and keeps every value-log file from being
+		// deleted, until the trim is done (trimActiveLogs, trimTables).
+		before := s.db.Tables()
 		txn := s.db.NewTransaction(false)
 		defer txn.Discard()
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
+		held = heldTables(before, s.db.Tables())
 	}
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
@@ -60,8 +67,38 @@ func (s *Store) trimValueLogs() {
 		trimActiveLogs(maps, s.vlogs.realDir, newest, s.opts.ValueLogFileSize)
 	}
 	if tables {
-		s.trimTables(maps)
+		trimTables(maps, s.vlogs.realDir, held)
 	}
+}
+
+// trimDuringGC runs trimValueLogs every interval, tables included, until
+// the returned stop is called, for the time value-log GC holds gcLoop. GC looks up every key of the file it rewrites, and those lookups
+// read Badger's tables through their maps: with the trims waiting for GC,
+// an hour-long soak saw 464 MiB of tables resident for the ~8 s GC took.
+// While this runs gcLoop calls no trim itself, so the trim's state (trims,
+// trimmed) stays one goroutine's at a time; stop returns once the last
+// trim is done. Each trim is told on trimmed, if not nil and not full
+// (tests).
+func (s *Store) trimDuringGC(interval time.Duration, trimmed chan<- struct{}) (stop func()) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				s.trimValueLogs(true)
+				select {
+				case trimmed <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-exited }
 }
 
 // trimActiveLogs drops this process's page mappings of the two log files
@@ -120,60 +157,55 @@ func dropPages(start, end uintptr) {
 	}
 }
 
-// tablesEvery: the table files are trimmed every this many value-log
-// trims (every 2 s while the store writes, every 16 s when idle).
+// tablesEvery: an idle store's table files are trimmed every this many
+// trims (16 s), for what reads alone brought in.
 const tablesEvery = 8
 
 // trimTables drops this process's page mappings of Badger's table files
-// (<dir>/%06d.sst), leaving the pages in the kernel's page cache. Badger
-// maps every table whole and shared; compactions read whole tables
-// through those maps, so without this every table compacted once stays in
-// RSS, and RSS grows with the store (the soak: 220 MiB of tables after
-// 11 minutes, on top of the Go heap). MADV_DONTNEED on a shared file
-// mapping only unmaps: the next read of a page is a minor fault from the
-// page cache, and pages still dirty (a table being built) keep their data
-// in the cache, to be written back as before. Reads mostly come from
-// Badger's block and index caches anyway (decompressed copies).
+// (<dir>/%06d.sst). Badger maps every table whole and shared; compactions
+// read whole tables through those maps (and write new ones through them),
+// and value-log GC looks keys up in them, so without this every table
+// read once stays in RSS, and RSS grows with the store (the soak: 220 MiB
+// of tables after 11 minutes, on top of the Go heap). Reads mostly come
+// from Badger's block cache anyway (decompressed copies).
 //
-// A compaction deletes tables, and unmaps them, at any moment; should an
-// address range read from maps be unmapped and given to anonymous memory
-// (the Go runtime's) before the madvise, MADV_DONTNEED would zero that
-// memory. So only tables that cannot be unmapped meanwhile are trimmed: an
-// iterator holds a reference on every table in Badger's levels when it is
-// made, and a table keeps its mapping while referenced. A table listed in
-// the levels both before and after the iterator was made was there when
-// it was made (tables enter the levels once and leave once), so the
-// iterator holds it; the others (tables just built, or just compacted
-// away) wait for the next trim.
-func (s *Store) trimTables(maps []byte) {
-	ms := fileMaps(maps, s.vlogs.realDir, ".sst")
-	if len(ms) == 0 {
-		return
-	}
-	before := tableIDs(s.db.Tables())
-	txn := s.db.NewTransaction(false)
-	defer txn.Discard()
-	it := txn.NewIterator(badger.IteratorOptions{})
-	defer it.Close()
-	held := tableIDs(s.db.Tables())
-	for id := range held {
-		if !before[id] {
-			delete(held, id)
-		}
-	}
-	for _, m := range ms {
+// A table in held (one Badger cannot unmap meanwhile) gets MADV_DONTNEED,
+// which only unmaps on a shared file mapping: its pages stay in the page
+// cache, the next read is a minor fault, and dirty pages keep their data
+// to be written back as before. The others (tables being built by a
+// compaction, or compacted away and not yet closed) get MADV_PAGEOUT,
+// which evicts clean pages from the cache too (a later read is a disk
+// read) but is harmless whatever the range has become: a compaction
+// deletes, and unmaps, tables at any moment, and should the Go runtime
+// have mapped anonymous memory into a freed range before the madvise,
+// MADV_DONTNEED would zero it, where MADV_PAGEOUT is at most a swap hint.
+func trimTables(maps []byte, dir string, held map[uint64]bool) {
+	for _, m := range fileMaps(maps, dir, ".sst") {
 		if held[uint64(m.fid)] {
 			dropPages(m.start, m.end)
+		} else {
+			_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_PAGEOUT)
 		}
 	}
 }
 
-func tableIDs(ts []badger.TableInfo) map[uint64]bool {
-	ids := make(map[uint64]bool, len(ts))
-	for _, t := range ts {
-		ids[t.ID] = true
+// heldTables are the tables listed in Badger's levels both before and
+// after an iterator was made: they were there when it was made (a table
+// enters the levels once and leaves once), so it holds a reference on
+// them, and a table stays mapped while referenced. Tables just built or
+// just compacted away are not among them.
+func heldTables(before, after []badger.TableInfo) map[uint64]bool {
+	was := make(map[uint64]bool, len(before))
+	for _, t := range before {
+		was[t.ID] = true
 	}
-	return ids
+	held := make(map[uint64]bool, len(after))
+	for _, t := range after {
+		if was[t.ID] {
+			held[t.ID] = true
+		}
+	}
+	return held
 }
 
 // vlogMap is one mapping of a value-log file.

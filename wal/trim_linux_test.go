@@ -54,7 +54,7 @@ func TestTrimValueLogs(t *testing.T) {
 	if newest < 3 || old < 1<<20 {
 		t.Fatalf("setup: newest value log %d, %d KiB resident in older ones", newest, old>>10)
 	}
-	s.trimValueLogs()
+	s.trimValueLogs(false)
 	old2, cur2 := vlogRSS(t, s.vlogs.realDir, newest)
 	t.Logf("older value logs resident: %d → %d KiB; newest: %d → %d KiB", old>>10, old2>>10, cur>>10, cur2>>10)
 	if old2 > old/4 {
@@ -205,7 +205,7 @@ func TestTrimTables(t *testing.T) {
 	if len(fileMaps(maps, dir, ".sst")) == 0 {
 		t.Fatalf("no mapping of a .sst file in %s found in /proc/self/maps (Badger's table maps changed?)", dir)
 	}
-	s.trimTables(maps)
+	s.trimValueLogs(true)
 	after := tablesRSS(t, dir)
 	t.Logf("tables resident: %d → %d KiB", before>>10, after>>10)
 	if after > before/4 {
@@ -299,7 +299,7 @@ func TestTrimMemLogs(t *testing.T) {
 	if before < 1<<20 {
 		t.Fatalf("setup: %d KiB of the memtable log resident after writing ~2 MB", before>>10)
 	}
-	s.trimValueLogs()
+	s.trimValueLogs(false)
 	after := filesRSS(t, real, ".mem")[top.fid]
 	t.Logf("newest memtable log (%05d.mem) resident: %d → %d KiB", top.fid, before>>10, after>>10)
 	if after > before/4 {
@@ -404,14 +404,18 @@ func TestTrimTablesOnlyHeldTables(t *testing.T) {
 		gone = max(gone, ti.ID)
 	}
 	gone += 1000 // no such table
-	mem[0] = 1
-	s.trimTables(line(gone))
-	if mem[0] != 1 {
-		t.Fatalf("a range named as table %d, not in Badger's levels, was madvised", gone)
+	held := heldTables(tables, s.db.Tables())
+	if !held[tables[0].ID] || held[gone] {
+		t.Fatalf("held tables %v: want %d and not %d", held, tables[0].ID, gone)
 	}
-	s.trimTables(line(tables[0].ID))
+	mem[0] = 1
+	trimTables(line(gone), s.vlogs.realDir, held)
+	if mem[0] != 1 {
+		t.Fatalf("a range named as table %d, not in Badger's levels, lost its data", gone)
+	}
+	trimTables(line(tables[0].ID), s.vlogs.realDir, held)
 	if mem[0] != 0 {
-		t.Fatalf("a range named as table %d, in Badger's levels, was not madvised (the check above proves nothing)", tables[0].ID)
+		t.Fatalf("a range named as table %d, in Badger's levels, was not unmapped (the check above proves nothing)", tables[0].ID)
 	}
 }
 
@@ -461,4 +465,34 @@ func tablesStore(t *testing.T, n int) (*Store, []ID) {
 		t.Fatal(err)
 	}
 	return s, appendHundreds(t, s, n, tableData)
+}
+
+// While value-log GC holds gcLoop, another goroutine trims, tables
+// included: GC's lookups read the tables through their maps.
+func TestTrimDuringGC(t *testing.T) {
+	defer func(d time.Duration) { trimInterval = d }(trimInterval)
+	trimInterval = time.Hour // gcLoop trims nothing itself here
+	s, ids := tablesStore(t, 80)
+	s.Close() // memtables flushed to tables
+	s, err := Open(s.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	readsBack(t, s, ids, tableData, "before the trim") // through the tables' maps
+	dir := s.vlogs.realDir
+	before := tablesRSS(t, dir)
+	if before < 256<<10 {
+		t.Fatalf("setup: %d KiB of tables resident after reading 4 MB back", before>>10)
+	}
+	trimmed := make(chan struct{}, 1)
+	stop := s.trimDuringGC(time.Millisecond, trimmed)
+	<-trimmed
+	stop()
+	after := tablesRSS(t, dir)
+	t.Logf("tables resident: %d → %d KiB", before>>10, after>>10)
+	if after > before/4 {
+		t.Errorf("tables still hold %d of %d KiB after a trim during GC", after>>10, before>>10)
+	}
+	readsBack(t, s, ids, tableData, "after the trim")
 }
