@@ -532,10 +532,12 @@ func (s *Store) gcLoop() {
 			// the delete and that sync (milliseconds, every few minutes
 			// at most) a power cut could lose the moved values; Badger
 			// offers no hook to sync before the delete.
+			// The sweep reads every key, GC looks up every key of the file
+			// it rewrites: both read the tables through their maps.
+			stop := s.trimDuringGC(trimInterval/5, nil)
 			if _, err := s.sweepExpired(s.opts.Now()); err != nil {
 				s.log.Warn("wal: delete expired keys", zap.Error(err))
 			}
-			stop := s.trimDuringGC(trimInterval, nil)
 			for s.db.RunValueLogGC(0.5) == nil {
 				if s.syncBarrier() != nil {
 					break
