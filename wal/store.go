@@ -290,10 +290,18 @@ func badgerOptions(opts Options) badger.Options {
 		WithNumVersionsToKeep(1).
 		// Memory is the budget here (DESIGN: O(webhooks + in-flight)):
 		// each memtable is a heap arena, flushing one builds a table of
-		// its size, and every compactor holds table builders.
+		// its size, and every compactor holds table builders: up to 13
+		// at once per compaction (Badger's throttle: 8 + up to 5 key
+		// ranges), each ~2 × the size of its table. So every level's
+		// tables are 2 MiB (TableSizeMultiplier 1 below), not doubling
+		// per level below the base as Badger's default would, and two
+		// compactors run, not four: ten minutes into the soak (199 MiB
+		// of tables, the deepest 8 MiB each) compactions held ~200 MiB
+		// of builders and RSS went over server.memory_limit + 64 MiB
+		// (bench/BASELINE.md).
 		WithMemTableSize(opts.MemTableSize).
 		WithNumMemtables(3).
-		WithNumCompactors(4).
+		WithNumCompactors(2).
 		WithBaseTableSize(2 << 20).
 		WithCompression(compression(opts.NoCompression)).
 		WithValueThreshold(int64(opts.ValueThreshold)).
@@ -302,6 +310,7 @@ func badgerOptions(opts Options) badger.Options {
 		WithIndexCacheSize(opts.IndexCacheSize).
 		WithLogger(badgerLogger{s: opts.Logger.Sugar()}).
 		WithLoggingLevel(badger.WARNING)
+	bo.TableSizeMultiplier = 1 // no With method
 	if opts.InMemory {
 		bo = bo.WithDir("").WithValueDir("").WithInMemory(true).WithValueThreshold(1 << 20)
 	}
