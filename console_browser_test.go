@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -211,6 +212,20 @@ func TestConsoleInBrowser(t *testing.T) {
 			chromedp.WaitVisible(chromedp.ID("webhooks")))
 	}
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	// press clicks the element through the DOM (element.click()) rather
+	// than with the mouse at its coordinates: a webhook row's health and
+	// last delivery load after the row does and change its height, so a
+	// mouse click aimed at a row's button could land on what moved there
+	// (CI hung, 1 run in 3 to 6, waiting for a view the click never opened).
+	press := func(sel string) chromedp.Action[chromedp.Void] {
+		return chromedp.Steps(chromedp.WaitVisible(css(sel)), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			found, err := chromedp.Evaluate[bool](`(() => { const e = document.querySelector(`+strconv.Quote(sel)+`); if (e) e.click(); return !!e; })()`)(ctx, tg)
+			if err == nil && !found {
+				err = fmt.Errorf("%s: gone before the click", sel)
+			}
+			return err
+		}))
+	}
 
 	// An admin creates a webhook through the UI.
 	ui := tab()
@@ -241,7 +256,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Its batch appears delivered; the attempt and the payload show as text.
 	row := `tr[data-batch="` + batch + `"]`
-	run(ui, "deliveries", chromedp.Click(css(`tr[data-webhook="`+hook+`"] button.deliveries`)),
+	run(ui, "deliveries", press(`tr[data-webhook="`+hook+`"] button.deliveries`),
 		chromedp.WaitVisible(css(row+` [data-status="delivered"]`)),
 		chromedp.Click(css(row+` button.show-attempts`)),
 		chromedp.WaitVisible(css(`#batch-detail .attempt [data-status="succeeded"]`)),
@@ -273,8 +288,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	rcv.wait(t, rcv.bad, "failing delivery")
 	fbatch := admin.batchStatus(failing, "retrying")
 	frow := `tr[data-batch="` + fbatch + `"]`
-	run(ui, "retrying batch", chromedp.Click(chromedp.ID("tab-webhooks")),
-		chromedp.Click(css(`tr[data-webhook="`+failing+`"] button.deliveries`)),
+	run(ui, "retrying batch", press("#tab-webhooks"),
+		press(`tr[data-webhook="`+failing+`"] button.deliveries`),
 		chromedp.WaitVisible(css(frow+` [data-status="retrying"]`)))
 	if code := str(ui, "status code", chromedp.Text(css(frow+` td.last-status`))); strings.TrimSpace(code) != "500" {
 		t.Errorf("retrying batch shows status %q, want 500", code)
@@ -361,7 +376,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			[...document.querySelectorAll('button')].filter(b => /^(Ping|Deactivate|Activate|Delete|Reveal secret|Rotate)$/.test(b.textContent)).length > 0`) {
 			t.Error("a read-only token sees write controls on webhooks")
 		}
-		run(ro, "read-only deliveries", chromedp.Click(css(`tr[data-webhook="`+hook+`"] button.deliveries`)),
+		run(ro, "read-only deliveries", press(`tr[data-webhook="`+hook+`"] button.deliveries`),
 			chromedp.WaitVisible(css(row)))
 		if truth(ro, "write controls", `document.querySelectorAll('#send-expired').length +
 			[...document.querySelectorAll('button')].filter(b => b.textContent === 'Replay').length > 0`) {
