@@ -17,12 +17,16 @@ import (
 // BaseLevelSize (10 MiB), so the levels below the base exist and the
 // default would give them 4 MiB tables.
 func TestTableSizeAtEveryLevel(t *testing.T) {
-	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 2 << 20})
+	// Badger opened as the store opens it, without the store: its gcLoop
+	// pauses and resumes the compactors, which Flatten does too.
+	opts := Options{Dir: t.TempDir(), MemTableSize: 2 << 20}
+	opts.setDefaults()
+	db, err := badger.Open(badgerOptions(opts))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	wb := s.db.NewWriteBatch()
+	defer db.Close()
+	wb := db.NewWriteBatch()
 	val := make([]byte, 120) // under value_threshold: in the LSM tree, random (snappy keeps it)
 	for i := 0; i < 200_000; i++ {
 		k := binary.BigEndian.AppendUint64([]byte("t/"), uint64(i))
@@ -34,11 +38,11 @@ func TestTableSizeAtEveryLevel(t *testing.T) {
 	if err := wb.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.Flatten(2); err != nil {
+	if err := db.Flatten(2); err != nil {
 		t.Fatal(err)
 	}
 	var last badger.LevelInfo
-	for _, l := range s.db.Levels() {
+	for _, l := range db.Levels() {
 		if l.NumTables > 0 {
 			last = l
 		}
@@ -46,7 +50,7 @@ func TestTableSizeAtEveryLevel(t *testing.T) {
 	if last.Level == 0 || last.Size <= 10<<20 {
 		t.Fatalf("setup: the deepest level with tables is L%d with %d bytes; want below L0, over 10 MiB", last.Level, last.Size)
 	}
-	for _, l := range s.db.Levels()[1:] {
+	for _, l := range db.Levels()[1:] {
 		if l.TargetFileSize > 2<<20 {
 			t.Errorf("L%d builds tables of %d MiB, want 2 MiB at every level", l.Level, l.TargetFileSize>>20)
 		}
