@@ -11,9 +11,9 @@ import (
 // Every level below L0 builds tables of BaseTableSize, however large the
 // store (badgerOptions): a compaction keeps up to 13 table builders in
 // flight, each ~2 × its table's size, and with Badger's default of
-// doubling the size per level below the base, one compaction of a store
-// of a few GiB held ~200 MiB of builders (the soak's RSS spikes,
-// bench/BASELINE.md). Here the last level holds more than Badger's
+// doubling the size per level below the base, ten minutes into the
+// soak (8 MiB tables) compactions held ~200 MiB of builders (the soak's
+// RSS spikes, bench/BASELINE.md). Here the last level holds more than Badger's
 // BaseLevelSize (10 MiB), so the levels below the base exist and the
 // default would give them 4 MiB tables.
 func TestTableSizeAtEveryLevel(t *testing.T) {
