@@ -53,7 +53,7 @@ type Options struct {
 	InlineBytesPerSec int64
 	// ValueLogFileSize: the value log rotates to a new file past this many
 	// bytes; default 32 MiB. Files other than the newest are closed for
-	// writing: their pages are handed back to the kernel (trimValueLogs) and GC
+	// writing: their pages are handed back to the kernel (trimMaps) and GC
 	// reclaims them file by file.
 	ValueLogFileSize int64
 	// MinFreeBytes is the free-space reserve on Dir's filesystem
@@ -115,8 +115,8 @@ type Store struct {
 	// makes no syscall on their ticks.
 	writes     atomic.Uint64
 	compactors *compactors // Badger's, paused while idle (compactions.go)
-	trims      int         // trimValueLogs calls, gcLoop's alone (trim_linux.go)
-	trimmed    uint64      // writes at the last trimValueLogs, gcLoop's alone
+	trims      int         // trimMaps calls, gcLoop's alone (trim_linux.go)
+	trimmed    uint64      // writes at the last trimMaps, gcLoop's alone
 	inl        inliner     // a light load's values in the LSM tree (threshold.go)
 
 	cursorMu sync.Mutex
@@ -502,7 +502,7 @@ func (s *Store) fail(err error) {
 func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
 
 // trimInterval is how often value-log pages are handed back
-// (trimValueLogs); a variable for its test.
+// (trimMaps); a variable for its test.
 var trimInterval = 250 * time.Millisecond
 
 func (s *Store) gcLoop() {
@@ -526,7 +526,7 @@ func (s *Store) gcLoop() {
 		case <-s.compactors.resume:
 			s.compactors.start()
 		case <-trim.C:
-			s.trimValueLogs(false)
+			s.trimMaps(false)
 			wrote, next := s.pace(trimInterval, &seen)
 			s.compactors.tick(wrote)
 			trim.Reset(next)

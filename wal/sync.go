@@ -32,7 +32,7 @@ type rotatingLog struct {
 	ext   string   // ".mem", ".vlog"
 	f     *os.File // the newest file seen, open
 	// newest is its number (-1: none, or an in-memory store); written
-	// under mu, read by any goroutine (trimValueLogs, syncBeforeFlush).
+	// under mu, read by any goroutine (trimMaps, syncBeforeFlush).
 	newest atomic.Int64
 	// realDir is dir as /proc/self/maps names it.
 	realDir string

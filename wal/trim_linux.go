@@ -12,8 +12,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// trimValueLogs hands back to the kernel the pages of value-log files that
-// are no longer written to (every file but the newest). Badger reads and
+// trimMaps hands back to the kernel the pages of Badger's memory-mapped
+// files that this process holds: first those of value-log files that are
+// no longer written to (every file but the newest). Badger reads and
 // writes its value log through memory maps, so each page written or read
 // stays in this process's RSS until the kernel needs the memory; a backlog
 // of a million events would sit there as ~300 MiB of clean page cache.
@@ -32,7 +33,7 @@ import (
 // (trimTables); those of the tables also every tablesEvery calls, and at
 // every call with allTables (while value-log GC runs, whose lookups read
 // the tables).
-func (s *Store) trimValueLogs(allTables bool) {
+func (s *Store) trimMaps(allTables bool) {
 	newest := s.vlogs.newest.Load()
 	s.trims++
 	w := s.writes.Load()
@@ -71,7 +72,7 @@ func (s *Store) trimValueLogs(allTables bool) {
 	}
 }
 
-// trimDuringGC runs trimValueLogs every interval, tables included, until
+// trimDuringGC runs trimMaps every interval, tables included, until
 // the returned stop is called, for the time the expiry sweep and
 // value-log GC hold gcLoop. The sweep reads every key and GC looks up
 // every key of the file it rewrites, both through the tables' maps: with
@@ -91,7 +92,7 @@ func (s *Store) trimDuringGC(interval time.Duration, trimmed chan<- struct{}) (s
 			case <-done:
 				return
 			case <-t.C:
-				s.trimValueLogs(true)
+				s.trimMaps(true)
 				select {
 				case trimmed <- struct{}{}:
 				default:
@@ -116,7 +117,7 @@ func (s *Store) trimDuringGC(interval time.Duration, trimmed chan<- struct{}) (s
 //
 // Only those two, because their address ranges are not unmapped between
 // reading /proc/self/maps and the madvise: MADV_DONTNEED on a range
-// reused meanwhile by anonymous memory would zero it. trimValueLogs reads
+// reused meanwhile by anonymous memory would zero it. trimMaps reads
 // the maps while an iterator holds a reference on every memtable Badger
 // had when it was made, and a memtable's log stays mapped while it is
 // referenced. The newest memtable log in the maps is the one being

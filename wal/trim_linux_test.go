@@ -54,7 +54,7 @@ func TestTrimValueLogs(t *testing.T) {
 	if newest < 3 || old < 1<<20 {
 		t.Fatalf("setup: newest value log %d, %d KiB resident in older ones", newest, old>>10)
 	}
-	s.trimValueLogs(false)
+	s.trimMaps(false)
 	old2, cur2 := vlogRSS(t, s.vlogs.realDir, newest)
 	t.Logf("older value logs resident: %d → %d KiB; newest: %d → %d KiB", old>>10, old2>>10, cur>>10, cur2>>10)
 	if old2 > old/4 {
@@ -73,7 +73,7 @@ func TestTrimValueLogs(t *testing.T) {
 // shared, so that /proc/self/maps names each as <dir>/%06d.vlog with dir
 // absolute and its links resolved (the data directory here is relative and
 // a symbolic link, as a deployment's may be). It fails loudly when a Badger
-// upgrade changes that: trimValueLogs would then silently trim nothing,
+// upgrade changes that: trimMaps would then silently trim nothing,
 // or the wrong files.
 func TestValueLogMaps(t *testing.T) {
 	base := t.TempDir()
@@ -205,7 +205,7 @@ func TestTrimTables(t *testing.T) {
 	if len(fileMaps(maps, dir, ".sst")) == 0 {
 		t.Fatalf("no mapping of a .sst file in %s found in /proc/self/maps (Badger's table maps changed?)", dir)
 	}
-	s.trimValueLogs(true)
+	s.trimMaps(true)
 	after := tablesRSS(t, dir)
 	t.Logf("tables resident: %d → %d KiB", before>>10, after>>10)
 	if after > before/4 {
@@ -299,7 +299,7 @@ func TestTrimMemLogs(t *testing.T) {
 	if before < 1<<20 {
 		t.Fatalf("setup: %d KiB of the memtable log resident after writing ~2 MB", before>>10)
 	}
-	s.trimValueLogs(false)
+	s.trimMaps(false)
 	after := filesRSS(t, real, ".mem")[top.fid]
 	t.Logf("newest memtable log (%05d.mem) resident: %d → %d KiB", top.fid, before>>10, after>>10)
 	if after > before/4 {

@@ -4,9 +4,9 @@ package wal
 
 import "time"
 
-// trimValueLogs: only Linux has MADV_PAGEOUT; elsewhere the kernel
-// reclaims the value log's pages when it needs the memory.
-func (s *Store) trimValueLogs(allTables bool) {}
+// trimMaps: only Linux has MADV_PAGEOUT; elsewhere the kernel
+// reclaims the mapped files' pages when it needs the memory.
+func (s *Store) trimMaps(allTables bool) {}
 
 // trimDuringGC: nothing to trim.
 func (s *Store) trimDuringGC(time.Duration, chan<- struct{}) (stop func()) { return func() {} }
