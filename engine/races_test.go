@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"hookd/engine/clocktest"
 	"hookd/wal"
 )
 
@@ -46,7 +47,28 @@ type gatedStore struct {
 	*wal.Store
 	opening   atomic.Pointer[gate] // holds OpenBatches
 	scheduled atomic.Pointer[gate] // holds SaveBatch of a scheduled (replay) attempt
+	saving    atomic.Pointer[gate] // holds SaveResult of a failed attempt
 	drained   chan struct{}        // a deleted webhook's queue was read empty
+	read      chan *wal.Batch      // GetBatch's answers, when not nil (and not full)
+}
+
+func (s *gatedStore) SaveResult(f wal.Fence, b *wal.Batch, a *wal.Attempt, h *wal.HookHealth) error {
+	if g := s.saving.Load(); g != nil && a != nil && a.Status == wal.AttemptFailed {
+		g.wait()
+	}
+	return s.Store.SaveResult(f, b, a, h)
+}
+
+func (s *gatedStore) GetBatch(tenant string, webhook, id wal.ID) (*wal.Batch, error) {
+	b, err := s.Store.GetBatch(tenant, webhook, id)
+	if s.read != nil && err == nil {
+		c := *b
+		select {
+		case s.read <- &c:
+		default:
+		}
+	}
+	return b, err
 }
 
 func (s *gatedStore) OpenBatches(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error {
@@ -174,6 +196,100 @@ func TestDeleteWhileOpening(t *testing.T) {
 		if d.Status == wal.BatchPending || d.Status == wal.BatchRetrying {
 			t.Errorf("event delivery stays %v after the webhook was deleted", d.Status)
 		}
+	}
+}
+
+// A retry that comes due while the batch's previous result is still being
+// stored (a slow commit; here the fake clock moves on meanwhile) reads the
+// batch once that result is in. It used to read the batch before and save
+// over a version it had not read: ErrConflict, the retry's attempt record,
+// count and operational alert lost, and the batch sent once more at once
+// (api's TestOperationalEvents hung on the missing alert under load).
+func TestRetryWhileResultIsStored(t *testing.T) {
+	rc := newSink(t)
+	rc.status.Store(500)
+	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	gs := &gatedStore{Store: st, read: make(chan *wal.Batch, 10)}
+	g := newGate(t)
+	gs.saving.Store(g)
+	clk := clocktest.New(time.Now())
+	attempts := make(chan *wal.Attempt, 100)
+	eng := New(Options{Store: gs, Dispatcher: NewDispatcher(DispatcherOptions{Timeout: waitLimit}), Clock: clk,
+		OnAttempt: func(_ *wal.Batch, a *wal.Attempt) { attempts <- a }})
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { g.open(); eng.Close(context.Background()) })
+	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 1,
+		Events: []string{"a"}, Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+	if err := st.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	eng.WebhookChanged(w)
+	if _, err := gs.Append("acme", []wal.EventInput{{Type: "a", Data: []byte(`1`)}}); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, rc.got, "the first attempt")
+	recv(t, g.entered, "the first attempt's result to be stored") // held
+	// Another webhook's traffic runs the engine's loop, which schedules the
+	// retry (DefaultSchedule: 5 s, with jitter).
+	other := newSink(t)
+	w2 := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: other.srv.URL, IsActive: true, MaxBatchSize: 1,
+		Events: []string{"b"}, Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+	if err := st.CreateWebhook(w2); err != nil {
+		t.Fatal(err)
+	}
+	eng.WebhookChanged(w2)
+	if _, err := gs.Append("acme", []wal.EventInput{{Type: "b", Data: []byte(`2`)}}); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, other.got, "the other webhook's event")
+	select {
+	case <-clk.ScheduledBy(clk.Now().Add(time.Minute)):
+	case <-time.After(waitLimit):
+		t.Fatal("no retry scheduled")
+	}
+	retryAt := clk.Now()
+	clk.Advance(time.Minute)
+	// Give a retry that does not wait the time to read the batch before
+	// the first result is stored; one that waits is not told to anyone.
+	// The bound only ends the wait for a read that should not come.
+	select {
+	case b := <-gs.read:
+		t.Errorf("the retry read the batch (%d attempts, version %d) while the first result was still being stored",
+			b.Attempts, b.Version)
+	case <-time.After(200 * time.Millisecond):
+	}
+	g.open()
+	ofW := func(what string) *wal.Attempt { // the other webhook's attempt is skipped
+		for {
+			if a := recv(t, attempts, what); a.WebhookID == w.ID {
+				return a
+			}
+		}
+	}
+	first := ofW("the first attempt's record")
+	recv(t, rc.got, "the retry")
+	second := ofW("the retry's record")
+	if first.ID == second.ID || second.ScheduledAt.Before(retryAt) {
+		t.Errorf("the retry's record: id %s (first %s), scheduled at %v, want after %v",
+			second.ID.Text("att_"), first.ID.Text("att_"), second.ScheduledAt, retryAt)
+	}
+	select {
+	case body := <-rc.got:
+		t.Errorf("a third request before the next retry is due: %s", body)
+	default:
+	}
+	bs, _, err := gs.ListBatches("acme", w.ID, wal.ID{}, 10, nil)
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("batches = %d, %v", len(bs), err)
+	}
+	if b := bs[0]; b.Attempts != 2 || b.Status != wal.BatchRetrying || b.Version != 3 {
+		t.Errorf("stored batch: %d attempts, %s, version %d; want 2, retrying, 3", b.Attempts, b.Status, b.Version)
 	}
 }
 

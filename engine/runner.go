@@ -387,6 +387,15 @@ func (e *Engine) send(ctx context.Context, a Action) {
 	var b *wal.Batch
 	var events []*wal.Event
 	var err error
+	if f == nil {
+		// The batch's previous attempt may still be storing its result:
+		// it took the batch's stripe before the core saw that result (and
+		// scheduled this attempt) and holds it until the result is
+		// written. Read after it, or this attempt would save over a
+		// version it never read (ErrConflict: its record, its alert and
+		// its count lost, and the batch sent once more at once).
+		e.lockBatch(a.Batch).Unlock()
+	}
 	if f != nil {
 		b, events = f.batch, f.events
 	} else if b, err = e.store.GetBatch(w.Tenant, a.Hook, a.Batch); err == nil {
