@@ -228,8 +228,8 @@ function PortalForm({ hooks, onClose }) {
 
 function Attempts({ hook, batch }) {
   const base = '/v1/webhooks/' + enc(hook) + '/batches/' + enc(batch);
-  const [b] = useAsync(() => api('GET', base), [batch]);
-  const [as] = useAsync(() => api('GET', base + '/attempts?limit=100'), [batch]);
+  const [b] = useAsync(() => api('GET', base), [hook, batch]);
+  const [as] = useAsync(() => api('GET', base + '/attempts?limit=100'), [hook, batch]);
   return html`<div class="attempts">
     <${Err} e=${b.error || as.error} />
     ${b.value && html`<h3>Events</h3>${b.value.events.map(ev => html`<div key=${ev.id}><span class="mono">${ev.id}</span> · ${ev.type}<pre class="payload">${JSON.stringify(ev.data, null, 2)}</pre></div>`)}`}
@@ -266,7 +266,7 @@ function Deliveries({ hook, session, back }) {
   const [filters, setFilters] = useState({});
   const [cursor, setCursor] = useState('');
   const [openB, setOpenB] = useState(null);
-  const [list, reload] = useAsync(() => api('GET', '/v1/webhooks/' + enc(hook.id) + '/batches' + query({ ...filters, limit: 50, cursor })), [filters, cursor]);
+  const [list, reload] = useAsync(() => api('GET', '/v1/webhooks/' + enc(hook.id) + '/batches' + query({ ...filters, limit: 50, cursor })), [hook.id, filters, cursor]);
   const apply = e => {
     e.preventDefault();
     const f = { status: form.status, eventType: form.eventType, createdAfter: toISO(form.createdAfter), createdBefore: toISO(form.createdBefore) };
