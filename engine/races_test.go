@@ -224,29 +224,28 @@ func TestRetryWhileResultIsStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.open(); eng.Close(context.Background()) })
-	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 1,
-		Events: []string{"a"}, Secrets: []wal.Secret{{Value: GenerateSecret()}}}
-	if err := st.CreateWebhook(w); err != nil {
-		t.Fatal(err)
+	// publish makes a webhook of type typ delivering to url, one event a
+	// batch, and publishes one event of that type.
+	publish := func(url, typ string) *wal.Webhook {
+		t.Helper()
+		w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: url, IsActive: true, MaxBatchSize: 1,
+			Events: []string{typ}, Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+		if err := st.CreateWebhook(w); err != nil {
+			t.Fatal(err)
+		}
+		eng.WebhookChanged(w)
+		if _, err := gs.Append("acme", []wal.EventInput{{Type: typ, Data: []byte(`1`)}}); err != nil {
+			t.Fatal(err)
+		}
+		return w
 	}
-	eng.WebhookChanged(w)
-	if _, err := gs.Append("acme", []wal.EventInput{{Type: "a", Data: []byte(`1`)}}); err != nil {
-		t.Fatal(err)
-	}
+	w := publish(rc.srv.URL, "a")
 	recv(t, rc.got, "the first attempt")
 	recv(t, g.entered, "the first attempt's result to be stored") // held
 	// Another webhook's traffic runs the engine's loop, which schedules the
 	// retry (DefaultSchedule: 5 s, with jitter).
 	other := newSink(t)
-	w2 := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: other.srv.URL, IsActive: true, MaxBatchSize: 1,
-		Events: []string{"b"}, Secrets: []wal.Secret{{Value: GenerateSecret()}}}
-	if err := st.CreateWebhook(w2); err != nil {
-		t.Fatal(err)
-	}
-	eng.WebhookChanged(w2)
-	if _, err := gs.Append("acme", []wal.EventInput{{Type: "b", Data: []byte(`2`)}}); err != nil {
-		t.Fatal(err)
-	}
+	publish(other.srv.URL, "b")
 	recv(t, other.got, "the other webhook's event")
 	select {
 	case <-clk.ScheduledBy(clk.Now().Add(time.Minute)):
