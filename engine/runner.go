@@ -387,24 +387,10 @@ func (e *Engine) send(ctx context.Context, a Action) {
 	var b *wal.Batch
 	var events []*wal.Event
 	var err error
-	if f == nil {
-		// The batch's previous attempt may still be storing its result:
-		// it took the batch's stripe before the core saw that result (and
-		// scheduled this attempt) and holds it until the result is
-		// written. Read after it, or this attempt would save over a
-		// version it never read (ErrConflict: its record, its alert and
-		// its count lost, and the batch sent once more at once).
-		e.lockBatch(a.Batch).Unlock()
-	}
 	if f != nil {
 		b, events = f.batch, f.events
-	} else if b, err = e.store.GetBatch(w.Tenant, a.Hook, a.Batch); err == nil {
-		ids := make([]wal.ID, len(b.Events))
-		for i, be := range b.Events {
-			ids[i] = be.ID
-		}
-		events, err = e.store.GetEvents(w.Tenant, ids)
-		events = slices.DeleteFunc(events, func(ev *wal.Event) bool { return ev == nil }) // retention ended
+	} else {
+		b, events, err = e.readBatch(w.Tenant, a.Hook, a.Batch)
 	}
 	if err != nil {
 		e.log.Error("engine: load batch", zap.String("batchId", a.Batch.Text("bat_")), zap.Error(err))
@@ -486,6 +472,29 @@ func (e *Engine) send(ctx context.Context, a Action) {
 			e.webhookAlert(TypeWebhookDisabled, nw, b, reason, res.Class, streak)
 		}
 	}
+}
+
+// readBatch reads a batch that is not fresh, and its events still stored,
+// for an attempt. The batch's previous attempt may still be storing its
+// result: it took the batch's stripe before the core saw that result (and
+// scheduled this attempt) and holds it until the result is written. The
+// read waits for it, or this attempt would save over a version it never
+// read (ErrConflict: its record, its alert and its count lost, and the
+// batch sent once more at once). A fresh batch's earlier attempt, if any,
+// stored nothing.
+func (e *Engine) readBatch(tenant string, hook, id wal.ID) (*wal.Batch, []*wal.Event, error) {
+	e.lockBatch(id).Unlock()
+	b, err := e.store.GetBatch(tenant, hook, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]wal.ID, len(b.Events))
+	for i, be := range b.Events {
+		ids[i] = be.ID
+	}
+	events, err := e.store.GetEvents(tenant, ids)
+	events = slices.DeleteFunc(events, func(ev *wal.Event) bool { return ev == nil }) // retention ended
+	return b, events, err
 }
 
 // saveFailed handles an attempt's result the store refused. Conflict:
