@@ -501,8 +501,9 @@ func (s *Store) fail(err error) {
 // Size reports Badger's LSM and value-log sizes in bytes.
 func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
 
-// trimInterval is how often value-log pages are handed back
-// (trimMaps); a variable for its test.
+// trimInterval is how often, while the store writes, the pages of
+// Badger's mapped files are handed back (trimMaps); a variable for its
+// tests.
 var trimInterval = 250 * time.Millisecond
 
 func (s *Store) gcLoop() {

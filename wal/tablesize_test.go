@@ -13,15 +13,16 @@ import (
 // flight, each ~2 × its table's size, and with Badger's default of
 // doubling the size per level below the base, ten minutes into the
 // soak (8 MiB tables) compactions held ~200 MiB of builders (the soak's
-// RSS spikes, bench/BASELINE.md). Here the last level holds more than Badger's
-// BaseLevelSize (10 MiB), so the levels below the base exist and the
-// default would give them 4 MiB tables.
+// RSS spikes, bench/BASELINE.md). Here the last level holds more than
+// Badger's BaseLevelSize (10 MiB), so the levels below the base exist and
+// the default would give them 4 MiB tables.
 func TestTableSizeAtEveryLevel(t *testing.T) {
 	// Badger opened as the store opens it, without the store: its gcLoop
 	// pauses and resumes the compactors, which Flatten does too.
 	opts := Options{Dir: t.TempDir(), MemTableSize: 2 << 20}
 	opts.setDefaults()
-	db, err := badger.Open(badgerOptions(opts))
+	bo := badgerOptions(opts)
+	db, err := badger.Open(bo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,12 +48,14 @@ func TestTableSizeAtEveryLevel(t *testing.T) {
 			last = l
 		}
 	}
-	if last.Level == 0 || last.Size <= 10<<20 {
-		t.Fatalf("setup: the deepest level with tables is L%d with %d bytes; want below L0, over 10 MiB", last.Level, last.Size)
+	if last.Level == 0 || last.Size <= bo.BaseLevelSize {
+		t.Fatalf("setup: the deepest level with tables is L%d with %d bytes; want below L0, over BaseLevelSize (%d)",
+			last.Level, last.Size, bo.BaseLevelSize)
 	}
 	for _, l := range db.Levels()[1:] {
-		if l.TargetFileSize > 2<<20 {
-			t.Errorf("L%d builds tables of %d MiB, want 2 MiB at every level", l.Level, l.TargetFileSize>>20)
+		if l.TargetFileSize > bo.BaseTableSize {
+			t.Errorf("L%d builds tables of %d KiB, want %d KiB (BaseTableSize) at every level",
+				l.Level, l.TargetFileSize>>10, bo.BaseTableSize>>10)
 		}
 	}
 }
