@@ -118,6 +118,9 @@ type Store struct {
 	trims      int         // trimMaps calls, gcLoop's alone (trim_linux.go)
 	trimmed    uint64      // writes at the last trimMaps, gcLoop's alone
 	inl        inliner     // a light load's values in the LSM tree (threshold.go)
+	// tableRoots: per table in Badger's levels, the part of its file
+	// that db.Tables() reads at every trim (trim_linux.go); gcLoop's alone.
+	tableRoots map[uint64]fileSpan
 
 	cursorMu sync.Mutex
 	cursors  map[ID]ID // per webhook: the last consumed queue entry
@@ -505,6 +508,9 @@ func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
 // Badger's mapped files are handed back (trimMaps); a variable for its
 // tests.
 var trimInterval = 250 * time.Millisecond
+
+// fileSpan is the byte range [lo, hi) of a file.
+type fileSpan struct{ lo, hi int64 }
 
 func (s *Store) gcLoop() {
 	defer close(s.gcDone)

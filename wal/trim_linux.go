@@ -2,8 +2,12 @@ package wal
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,7 +47,7 @@ func (s *Store) trimMaps(allTables bool) {
 	if newest <= 0 && !tables {
 		return
 	}
-	var held map[uint64]bool // tables that cannot be unmapped meanwhile
+	var held map[uint64]fileSpan // tables that cannot be unmapped meanwhile
 	if tables {
 		// An iterator holds a reference on every memtable and table Badger
 		// has when it is made, and keeps every value-log file from being
@@ -53,7 +57,7 @@ func (s *Store) trimMaps(allTables bool) {
 		defer txn.Discard()
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
-		held = heldTables(before, s.db.Tables())
+		held = s.tableIndexRoots(heldTables(before, s.db.Tables()))
 	}
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
@@ -181,14 +185,138 @@ const tablesEvery = 8
 // deletes, and unmaps, tables at any moment, and should the Go runtime
 // have mapped anonymous memory into a freed range before the madvise,
 // MADV_DONTNEED would zero it, where MADV_PAGEOUT is at most a swap hint.
-func trimTables(maps []byte, dir string, held map[uint64]bool) {
+//
+// Of a held table, the pages of the span held gives stay mapped: the
+// index root that every trim's db.Tables() reads (tableIndexRoots). A
+// madvise that unmaps a page costs a TLB shootdown (~120 µs in a 2-core
+// VM, against ~1.5 µs when nothing in the range is mapped), and the next
+// trim's Tables() would map the page back in: on a 10 GB store of 575
+// tables that cycle was 79 ms of every trim. The ranges left to drop are
+// merged where one mapping ends where the next begins, so that what
+// reads brought into a run of tables costs one shootdown.
+func trimTables(maps []byte, dir string, held map[uint64]fileSpan) {
+	page := int64(os.Getpagesize())
+	var drop []addrRange
 	for _, m := range fileMaps(maps, dir, ".sst") {
-		if held[uint64(m.fid)] {
-			dropPages(m.start, m.end)
-		} else {
+		keep, ok := held[uint64(m.fid)]
+		if !ok {
 			_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_PAGEOUT)
+			continue
+		}
+		// The kept span as addresses of this mapping, whole pages.
+		size := int64(m.end - m.start)
+		lo := min(max(keep.lo-m.off, 0)&^(page-1), size)
+		hi := min(max(keep.hi-m.off+page-1, 0)&^(page-1), size)
+		if hi <= lo {
+			lo, hi = size, size
+		}
+		drop = append(drop, addrRange{m.start, m.start + uintptr(lo)}, addrRange{m.start + uintptr(hi), m.end})
+	}
+	slices.SortFunc(drop, func(a, b addrRange) int { return cmp.Compare(a.start, b.start) })
+	var run addrRange
+	for _, r := range drop {
+		if r.end <= r.start {
+			continue
+		}
+		if r.start == run.end {
+			run.end = r.end
+			continue
+		}
+		dropPages(run.start, run.end)
+		run = r
+	}
+	dropPages(run.start, run.end)
+}
+
+// addrRange is the address range [start, end).
+type addrRange struct{ start, end uintptr }
+
+// tableIndexRoots returns, for each table of held, the span of its file
+// that db.Tables() reads (indexRoot), and keeps them in s.tableRoots:
+// only a table new since the last trim is read from its file. A table
+// leaves held once (compacted away), and its entry then.
+func (s *Store) tableIndexRoots(held map[uint64]bool) map[uint64]fileSpan {
+	if s.tableRoots == nil {
+		s.tableRoots = make(map[uint64]fileSpan, len(held))
+	}
+	for id := range s.tableRoots {
+		if !held[id] {
+			delete(s.tableRoots, id)
 		}
 	}
+	for id := range held {
+		if _, ok := s.tableRoots[id]; !ok {
+			s.tableRoots[id] = indexRoot(filepath.Join(s.vlogs.realDir, fmt.Sprintf("%06d.sst", id)))
+		}
+	}
+	return s.tableRoots
+}
+
+// indexRoot is the span of a Badger table file that db.Tables() reads at
+// every call: its index's root object and that object's vtable
+// (TableInfo.StaleDataSize is read from the index; the other fields come
+// from a copy Badger made at open). The index is found as Badger's
+// table.Open finds it, from the file's end: the checksum's length (4
+// bytes, big-endian), the checksum, the index's length (4 bytes), the
+// index, a flatbuffer. The span is empty if the file cannot be read so
+// or the root does not lie in the index's first KiB; the table's pages
+// are then all dropped, as before there was a span to keep.
+// TestTrimTablesKeepsWhatTablesReads fences this against Badger upgrades.
+func indexRoot(path string) fileSpan {
+	f, err := os.Open(path)
+	if err != nil {
+		return fileSpan{}
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fileSpan{}
+	}
+	var b [4]byte
+	u32 := func(off int64) (int64, bool) {
+		if off < 0 {
+			return 0, false
+		}
+		_, err := f.ReadAt(b[:], off)
+		return int64(binary.BigEndian.Uint32(b[:])), err == nil
+	}
+	sumLen, ok1 := u32(fi.Size() - 4)
+	idxLen, ok2 := u32(fi.Size() - 8 - sumLen)
+	start := fi.Size() - 8 - sumLen - idxLen
+	if !ok1 || !ok2 || start < 0 {
+		return fileSpan{}
+	}
+	head := make([]byte, min(idxLen, 1024))
+	if _, err := f.ReadAt(head, start); err != nil {
+		return fileSpan{}
+	}
+	lo, hi, ok := flatRoot(head)
+	if !ok {
+		return fileSpan{}
+	}
+	return fileSpan{start + lo, start + hi}
+}
+
+// flatRoot is where, in the flatbuffer buf, its root table and the
+// table's vtable lie: [lo, hi) spans both. ok is false if they do not
+// lie within buf.
+func flatRoot(buf []byte) (lo, hi int64, ok bool) {
+	le := binary.LittleEndian
+	n := int64(len(buf))
+	if n < 4 {
+		return 0, 0, false
+	}
+	pos := int64(le.Uint32(buf)) // the root's offset
+	if pos+4 > n {
+		return 0, 0, false
+	}
+	vt := pos - int64(int32(le.Uint32(buf[pos:]))) // its vtable
+	if vt < 0 || vt+4 > n {
+		return 0, 0, false
+	}
+	vtLen, objLen := int64(le.Uint16(buf[vt:])), int64(le.Uint16(buf[vt+2:]))
+	lo, hi = min(pos, vt), max(pos+max(objLen, 4), vt+max(vtLen, 4))
+	return lo, hi, hi <= n
 }
 
 // heldTables are the tables listed in Badger's levels both before and
@@ -214,6 +342,7 @@ func heldTables(before, after []badger.TableInfo) map[uint64]bool {
 type vlogMap struct {
 	fid        int64
 	start, end uintptr
+	off        int64  // the file offset mapped at start
 	perms      string // as /proc/self/maps shows them: "rw-s"
 }
 
@@ -241,10 +370,11 @@ func fileMaps(maps []byte, dir, ext string) []vlogMap {
 		}
 		start, err1 := strconv.ParseUint(string(lo), 16, 64)
 		end, err2 := strconv.ParseUint(string(hi), 16, 64)
-		if err1 != nil || err2 != nil || end <= start {
+		off, err3 := strconv.ParseInt(string(f[2]), 16, 64)
+		if err1 != nil || err2 != nil || err3 != nil || end <= start {
 			continue
 		}
-		out = append(out, vlogMap{fid: int64(fid), start: uintptr(start), end: uintptr(end), perms: string(f[1])})
+		out = append(out, vlogMap{fid: int64(fid), start: uintptr(start), end: uintptr(end), off: off, perms: string(f[1])})
 	}
 	return out
 }
