@@ -509,6 +509,15 @@ func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
 // tests.
 var trimInterval = 250 * time.Millisecond
 
+// busyTrims: while Badger's tables change (a memtable flush or a
+// compaction under way, as trimMaps reports), the trims come busyTrims
+// times as often. A compaction reads its tables and writes new ones
+// through their maps, tens of MiB a second: at trimInterval, the
+// hour-long soak's highest RSS samples held 40-55 MiB of them
+// (bench/BASELINE.md). On a store of 575 tables a trim costs a few ms
+// of CPU.
+const busyTrims = 4
+
 // fileSpan is the byte range [lo, hi) of a file.
 type fileSpan struct{ lo, hi int64 }
 
@@ -533,9 +542,12 @@ func (s *Store) gcLoop() {
 		case <-s.compactors.resume:
 			s.compactors.start()
 		case <-trim.C:
-			s.trimMaps(false)
+			busy := s.trimMaps(false)
 			wrote, next := s.pace(trimInterval, &seen)
 			s.compactors.tick(wrote)
+			if busy {
+				next = trimInterval / busyTrims
+			}
 			trim.Reset(next)
 		case <-t.C:
 			if s.space.refuse(spaceClient) != nil {

@@ -36,8 +36,11 @@ import (
 // two logs being written (trimActiveLogs) and of Badger's table files
 // (trimTables); those of the tables also every tablesEvery calls, and at
 // every call with allTables (while value-log GC runs, whose lookups read
-// the tables).
-func (s *Store) trimMaps(allTables bool) {
+// the tables). busy reports that a table trim found Badger's tables
+// changing: a table mapped that is not in its levels (being built by a
+// flush or a compaction, or compacted away), or its levels' tables not
+// those of the last table trim.
+func (s *Store) trimMaps(allTables bool) (busy bool) {
 	newest := s.vlogs.newest.Load()
 	s.trims++
 	w := s.writes.Load()
@@ -45,7 +48,7 @@ func (s *Store) trimMaps(allTables bool) {
 	s.trimmed = w
 	tables := wrote || allTables || s.trims%tablesEvery == 0
 	if newest <= 0 && !tables {
-		return
+		return false
 	}
 	var held map[uint64]fileSpan // tables that cannot be unmapped meanwhile
 	if tables {
@@ -57,11 +60,11 @@ func (s *Store) trimMaps(allTables bool) {
 		defer txn.Discard()
 		it := txn.NewIterator(badger.IteratorOptions{})
 		defer it.Close()
-		held = s.tableIndexRoots(heldTables(before, s.db.Tables()))
+		held, busy = s.tableIndexRoots(heldTables(before, s.db.Tables()))
 	}
 	maps, err := os.ReadFile("/proc/self/maps")
 	if err != nil {
-		return
+		return false
 	}
 	for _, m := range valueLogMaps(maps, s.vlogs.realDir) {
 		if m.fid < newest {
@@ -71,9 +74,10 @@ func (s *Store) trimMaps(allTables bool) {
 	if wrote {
 		trimActiveLogs(maps, s.vlogs.realDir, newest, s.opts.ValueLogFileSize)
 	}
-	if tables {
-		trimTables(maps, s.vlogs.realDir, held)
+	if tables && trimTables(maps, s.vlogs.realDir, held) {
+		busy = true
 	}
+	return busy
 }
 
 // trimDuringGC runs trimMaps every interval, tables included, until
@@ -193,14 +197,16 @@ const tablesEvery = 8
 // trim's Tables() would map the page back in: on a 10 GB store of 575
 // tables that cycle was 79 ms of every trim. The ranges left to drop are
 // merged where one mapping ends where the next begins, so that what
-// reads brought into a run of tables costs one shootdown.
-func trimTables(maps []byte, dir string, held map[uint64]fileSpan) {
+// reads brought into a run of tables costs one shootdown. others reports
+// a table mapped that is not in held.
+func trimTables(maps []byte, dir string, held map[uint64]fileSpan) (others bool) {
 	page := int64(os.Getpagesize())
 	var drop []addrRange
 	for _, m := range fileMaps(maps, dir, ".sst") {
 		keep, ok := held[uint64(m.fid)]
 		if !ok {
 			_, _, _ = unix.Syscall(unix.SYS_MADVISE, m.start, m.end-m.start, unix.MADV_PAGEOUT)
+			others = true
 			continue
 		}
 		// The kept span as addresses of this mapping, whole pages.
@@ -226,6 +232,7 @@ func trimTables(maps []byte, dir string, held map[uint64]fileSpan) {
 		run = r
 	}
 	dropPages(run.start, run.end)
+	return others
 }
 
 // addrRange is the address range [start, end).
@@ -234,22 +241,25 @@ type addrRange struct{ start, end uintptr }
 // tableIndexRoots returns, for each table of held, the span of its file
 // that db.Tables() reads (indexRoot), and keeps them in s.tableRoots:
 // only a table new since the last trim is read from its file. A table
-// leaves held once (compacted away), and its entry then.
-func (s *Store) tableIndexRoots(held map[uint64]bool) map[uint64]fileSpan {
+// leaves held once (compacted away), and its entry then. changed reports
+// that held is not the last call's.
+func (s *Store) tableIndexRoots(held map[uint64]bool) (roots map[uint64]fileSpan, changed bool) {
 	if s.tableRoots == nil {
 		s.tableRoots = make(map[uint64]fileSpan, len(held))
 	}
 	for id := range s.tableRoots {
 		if !held[id] {
 			delete(s.tableRoots, id)
+			changed = true
 		}
 	}
 	for id := range held {
 		if _, ok := s.tableRoots[id]; !ok {
 			s.tableRoots[id] = indexRoot(filepath.Join(s.vlogs.realDir, fmt.Sprintf("%06d.sst", id)))
+			changed = true
 		}
 	}
-	return s.tableRoots
+	return s.tableRoots, changed
 }
 
 // indexRoot is the span of a Badger table file that db.Tables() reads at

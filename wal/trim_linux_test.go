@@ -235,7 +235,12 @@ func TestTrimTablesKeepsWhatTablesReads(t *testing.T) {
 	dir := s.vlogs.realDir
 	page := int64(os.Getpagesize())
 
-	s.trimMaps(true)
+	if !s.trimMaps(true) {
+		t.Error("the first table trim does not report Badger's tables as changed")
+	}
+	if s.trimMaps(true) {
+		t.Error("a table trim reports Badger's tables as changed with no write and no compaction since the last")
+	}
 	trimmed := filesRSS(t, dir, ".sst")
 	if len(s.tableRoots) == 0 {
 		t.Fatal("setup: no table in Badger's levels")
@@ -476,11 +481,15 @@ func TestTrimTablesOnlyHeldTables(t *testing.T) {
 		keep[id] = fileSpan{} // every page dropped
 	}
 	mem[0] = 1
-	trimTables(line(gone), s.vlogs.realDir, keep)
+	if !trimTables(line(gone), s.vlogs.realDir, keep) {
+		t.Errorf("a table mapped and not in Badger's levels (a compaction under way) is not reported")
+	}
 	if mem[0] != 1 {
 		t.Fatalf("a range named as table %d, not in Badger's levels, lost its data", gone)
 	}
-	trimTables(line(tables[0].ID), s.vlogs.realDir, keep)
+	if trimTables(line(tables[0].ID), s.vlogs.realDir, keep) {
+		t.Errorf("a table in Badger's levels is reported as not")
+	}
 	if mem[0] != 0 {
 		t.Fatalf("a range named as table %d, in Badger's levels, was not unmapped (the check above proves nothing)", tables[0].ID)
 	}
