@@ -13,12 +13,10 @@ import (
 // second, ~0.5% of a core on this project's 2-core VM (a process doing
 // nothing else but four such tickers measured the same). The store
 // therefore stops the compactors once it has written nothing for a while
-// and Badger's levels need no compaction (compactor 0 would take any L0
-// table; the others run a level whose adjusted score is 1 or more: the
-// same test they apply), and starts them again at the first write, or
-// should a level come to need them (a memtable flush ending late). What
-// gets compacted is unchanged: paused compactors would have found nothing
-// to do.
+// and Badger's levels need no compaction (quiet: the test they apply),
+// and starts them again at the first write, or should a level come to
+// need them (a memtable flush ending late). What gets compacted is
+// unchanged: paused compactors would have found nothing to do.
 //
 // Badger offers no call for this; its unexported DB.stopCompactions and
 // DB.startCompactions (what its own Flatten and DropAll use around their
@@ -89,11 +87,16 @@ func (c *compactors) start() {
 	}
 }
 
-// quiet reports whether no compactor would find work: no table in L0 and
-// no level whose adjusted score reaches 1.
+// quiet reports whether no compactor would find work, by the test
+// Badger's compactors apply (levelsController.runCompactor): a level is a
+// candidate once its score reaches 1 (L0: NumLevelZeroTables tables;
+// db.Levels() reports a score only then), and is run by compactor 0 if
+// it is L0, by any compactor if its adjusted score reaches 1 too. An L0
+// of fewer tables waits, for ever on an idle store: counting its tables
+// kept the compactors of most stores that had taken any load running.
 func (c *compactors) quiet() bool {
 	for _, l := range c.db.Levels() {
-		if l.Level == 0 && l.NumTables > 0 || l.Adjusted >= 1 {
+		if l.Score >= 1 && (l.Level == 0 || l.Adjusted >= 1) {
 			return false
 		}
 	}

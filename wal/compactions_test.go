@@ -56,3 +56,26 @@ func TestCompactorsPauseWhileIdle(t *testing.T) {
 		t.Fatalf("Close with the compactors paused: %v", err)
 	}
 }
+
+// A store whose L0 holds fewer tables than Badger compacts (its score
+// under 1: a memtable or two flushed since the last L0 compaction, as in
+// most stores that have taken any load) is idle too: its compactors
+// pause. They used to run for ever there, at ~1% of a core on the soak's
+// store.
+func TestCompactorsPauseWithTablesInL0(t *testing.T) {
+	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
+	trimInterval = 5 * time.Millisecond
+	s, _ := tablesStore(t, 40) // ~2 MB in 1 MiB memtables: one flush or two
+	t.Cleanup(func() { s.Close() })
+	deadline := time.Now().Add(10 * time.Second)
+	for s.db.Levels()[0].NumTables == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("setup: no table in L0 10 s after ~2 MB in 1 MiB memtables")
+		}
+		time.Sleep(5 * time.Millisecond) // Badger's flush: nothing to wait on
+	}
+	waitCompactors(t, "idle with tables in L0", func(n int) bool { return n == 0 && s.compactors.paused.Load() })
+	if l0 := s.db.Levels()[0]; l0.NumTables == 0 || l0.NumTables >= s.db.Opts().NumLevelZeroTables {
+		t.Fatalf("setup: %d tables in L0 (Badger compacts it at %d)", l0.NumTables, s.db.Opts().NumLevelZeroTables)
+	}
+}
