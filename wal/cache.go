@@ -108,7 +108,7 @@ func (s *Store) dropType(tenant, name string) {
 
 // loadCaches reads every webhook and event type at open.
 func (s *Store) loadCaches() error {
-	return s.db.View(func(txn *badger.Txn) error {
+	return s.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{pfxWebhook, '/'}, PrefetchValues: true, PrefetchSize: 100})
 		for it.Rewind(); it.Valid(); it.Next() {
 			w, err := loadWebhook(it.Item())

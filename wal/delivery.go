@@ -55,7 +55,7 @@ func (s *Store) Health(webhook ID) (HookHealth, bool, error) {
 	if err := s.readable(); err != nil {
 		return h, false, err
 	}
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(healthKey(webhook))
 		if err != nil {
 			return err
@@ -179,7 +179,7 @@ func (s *Store) PeekQueue(webhook ID, after Cursor, max int) ([]Queued, error) {
 	// the cursor are consumed (and linger until their TTL), so a peek seeks
 	// past them.
 	cur := maxID(after.event(), s.cursor(webhook))
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		return eachQueued(txn, webhook, cur, func(id ID) bool {
 			out = append(out, Queued{Event: id, At: cursorAt(id)})
 			return len(out) < max
@@ -207,7 +207,7 @@ func (s *Store) GetEvents(tenant string, ids []ID) ([]*Event, error) {
 	if missed == 0 {
 		return out, nil
 	}
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		if missed >= scanMin {
 			if err := scanEvents(txn, tenant, ids, out); err != nil {
 				return err
@@ -515,7 +515,7 @@ func (s *Store) GetBatch(tenant string, webhook, id ID) (*Batch, error) {
 		return nil, err
 	}
 	var b *Batch
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(batchKey(tenant, webhook, id))
 		if err != nil {
 			return err
@@ -536,7 +536,7 @@ func (s *Store) ListBatches(tenant string, webhook, after ID, limit int, keep fu
 	pfx := append(tenantKey(pfxBatch, tenant, 16), webhook[:]...)
 	var out []*Batch
 	more := false
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx, Reverse: true, PrefetchValues: true, PrefetchSize: 100})
 		defer it.Close()
 		seek := append(append([]byte(nil), pfx...), bytes.Repeat([]byte{0xFF}, 17)...)
@@ -568,7 +568,7 @@ func (s *Store) GetAttempt(tenant string, batch, id ID) (*Attempt, error) {
 		return nil, err
 	}
 	a := &Attempt{ID: id, BatchID: batch, Tenant: tenant}
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(attemptKey(tenant, batch, id))
 		if err != nil {
 			return err
@@ -590,7 +590,7 @@ func (s *Store) ListAttempts(tenant string, batch, after ID, limit int) ([]*Atte
 	pfx := append(tenantKey(pfxAttempt, tenant, 16), batch[:]...)
 	var out []*Attempt
 	more := false
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx, PrefetchValues: true, PrefetchSize: 50})
 		defer it.Close()
 		seek := pfx
@@ -624,7 +624,7 @@ func (s *Store) EachOpenBatch(p Part, fn func(*Batch) error) error {
 	if p != (Part{}) {
 		return nil
 	}
-	return translate(s.db.View(func(txn *badger.Txn) error {
+	return translate(s.view(func(txn *badger.Txn) error {
 		pfx := []byte{pfxOpen, '/'}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx, PrefetchValues: true, PrefetchSize: 100})
 		defer it.Close()
@@ -679,7 +679,7 @@ func (s *Store) EventDeliveries(tenant string, evt ID) ([]Delivery, error) {
 	}
 	s.cacheMu.RUnlock()
 	var out []Delivery
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		seen := map[ID]bool{}
 		// Every webhook of the tenant that has batches: two seeks each,
 		// one to the batch that may carry evt, one to the next webhook.

@@ -196,7 +196,7 @@ func (s *Store) GetEvent(tenant string, id ID) (*Event, error) {
 		return nil, err
 	}
 	e := &Event{ID: id, Tenant: tenant}
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(eventKey(tenant, id))
 		if err != nil {
 			return err
@@ -217,7 +217,7 @@ func (s *Store) QueueDepth(webhook ID) (int, error) {
 	}
 	n := 0
 	cur := s.cursor(webhook)
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		return eachQueued(txn, webhook, cur, func(ID) bool { n++; return true })
 	})
 	return n, translate(err)
@@ -230,7 +230,7 @@ func (s *Store) EventByKey(tenant, key string) (ID, error) {
 	if err := s.readable(); err != nil {
 		return id, err
 	}
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		item, err := txn.Get(idemKey(tenant, key))
 		if err != nil {
 			return err

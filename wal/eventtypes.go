@@ -65,7 +65,7 @@ func (s *Store) ListEventTypes(tenant, after string, limit int) ([]EventType, bo
 	pfx := tenantKey(pfxEventType, tenant, 0)
 	var out []EventType
 	more := false
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx, PrefetchValues: true, PrefetchSize: 64})
 		defer it.Close()
 		start := pfx

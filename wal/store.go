@@ -115,9 +115,14 @@ type Store struct {
 	// makes no syscall on their ticks.
 	writes     atomic.Uint64
 	compactors *compactors // Badger's, paused while idle (compactions.go)
-	trims      int         // trimMaps calls, gcLoop's alone (trim_linux.go)
-	trimmed    uint64      // writes at the last trimMaps, gcLoop's alone
-	inl        inliner     // a light load's values in the LSM tree (threshold.go)
+	// reads counts the read transactions begun and ended (view), so that
+	// trimMaps finds out what reads brought into the maps.
+	reads      atomic.Uint64
+	trims      int     // trimMaps calls, gcLoop's alone (trim_linux.go)
+	trimmed    uint64  // writes at the last trimMaps, gcLoop's alone
+	trimReads  uint64  // reads at the last trimMaps, gcLoop's alone
+	tablesBusy bool    // the last table trim's busy, gcLoop's alone
+	inl        inliner // a light load's values in the LSM tree (threshold.go)
 	// tableRoots: per table in Badger's levels, the part of its file
 	// that db.Tables() reads at every trim (trim_linux.go); gcLoop's alone.
 	tableRoots map[uint64]fileSpan
@@ -499,6 +504,15 @@ func (s *Store) fail(err error) {
 		s.failed.Store(f)
 		s.log.Error("wal: commit failed; store is now fail-stop, nothing more is acknowledged", zap.Error(err))
 	})
+}
+
+// view is db.View, counted in reads at its start and its end: a trim
+// (trimMaps) of a store that neither wrote nor read since the last one
+// has nothing to hand back, and makes no syscall.
+func (s *Store) view(fn func(txn *badger.Txn) error) error {
+	s.reads.Add(1)
+	defer s.reads.Add(1)
+	return s.db.View(fn)
 }
 
 // Size reports Badger's LSM and value-log sizes in bytes.

@@ -53,7 +53,7 @@ func (s *Store) sweepExpired(now time.Time) (int, error) {
 		n += len(keys)
 		return nil
 	}
-	err := s.db.View(func(txn *badger.Txn) error {
+	err := s.view(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{AllVersions: true})
 		defer it.Close()
 		var last []byte

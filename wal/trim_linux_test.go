@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/sys/unix"
 )
 
@@ -280,6 +281,64 @@ func FuzzFlatRoot(f *testing.F) {
 			t.Fatalf("flatRoot = [%d, %d) of %d bytes", lo, hi, len(buf))
 		}
 	})
+}
+
+// A trim with nothing written or read since the last returns at once (an
+// idle store's trim makes no syscall), and one after reads alone hands
+// back what they brought in.
+func TestTrimAfterReadsAlone(t *testing.T) {
+	defer func(d time.Duration) { trimInterval = d }(trimInterval)
+	trimInterval = time.Hour // only this test's trims
+	s, ids := tablesStore(t, 80)
+	s.Close() // memtables flushed to tables
+	s, err := Open(s.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	badgerStopCompactions(s.db) // waits for a running one; none reads a table meanwhile
+	dir := s.vlogs.realDir
+	trim := func() {
+		if (s.trims+1)%tablesEvery == 0 {
+			s.trims++ // not the every-tablesEvery table trim
+		}
+		s.trimMaps(false)
+	}
+	trim()
+	trim() // the first found the tables new (busy)
+	// Read past the store's count, straight through Badger: the next trim
+	// finds nothing read and leaves the pages alone.
+	err = s.db.View(func(txn *badger.Txn) error {
+		for _, id := range ids {
+			if _, err := txn.Get(eventKey("acme", id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uncounted := tablesRSS(t, dir)
+	if uncounted < 256<<10 {
+		t.Fatalf("setup: %d KiB of tables resident after reading 4 MB back", uncounted>>10)
+	}
+	trim()
+	if n := tablesRSS(t, dir); n < uncounted {
+		t.Errorf("a trim with nothing written or read since the last trimmed tables: %d → %d KiB", uncounted>>10, n>>10)
+	}
+	trim()
+	readsBack(t, s, ids, tableData, "before the trim") // counted
+	before := tablesRSS(t, dir)
+	if before < 256<<10 {
+		t.Fatalf("setup: %d KiB of tables resident after reading 4 MB back", before>>10)
+	}
+	trim()
+	after := tablesRSS(t, dir)
+	t.Logf("tables resident: %d → %d KiB", before>>10, after>>10)
+	if after > before/4 {
+		t.Errorf("tables still hold %d of %d KiB after a trim that followed reads", after>>10, before>>10)
+	}
 }
 
 // tablesRSS is the resident size of the mappings of dir's .sst files.
