@@ -2,6 +2,7 @@ package wal
 
 import (
 	"sync/atomic"
+	"time"
 	_ "unsafe" // go:linkname, below
 
 	"github.com/dgraph-io/badger/v4"
@@ -32,10 +33,11 @@ func badgerStopCompactions(db *badger.DB)
 //go:linkname badgerStartCompactions github.com/dgraph-io/badger/v4.(*DB).startCompactions
 func badgerStartCompactions(db *badger.DB)
 
-// compactionIdleTicks: the compactors stop after this many idle trim
-// ticks in a row (pace: 2 s each, after the 250 ms one that saw the last
-// write), so after ~4 s without a write.
-const compactionIdleTicks = 2
+// compactionIdle is how long the trim ticks must have found no write
+// before the compactors stop: ~2 s after the tick that saw the last
+// write (the next comes 250 ms later, then every 2 s; or every 62 ms
+// while the tables are busy).
+func compactionIdle() time.Duration { return idleTicks * trimInterval }
 
 // compactors pauses Badger's compactors on an idle store. Its methods
 // other than wrote run on gcLoop only.
@@ -43,7 +45,7 @@ type compactors struct {
 	db     *badger.DB
 	paused atomic.Bool
 	resume chan struct{} // 1-slot: written while paused
-	idle   int           // idle trim ticks in a row
+	idle   time.Duration // since the last trim tick that saw a write
 }
 
 func newCompactors(db *badger.DB) *compactors {
@@ -61,18 +63,19 @@ func (c *compactors) wrote() {
 	}
 }
 
-// tick is told, at each trim tick, whether the store wrote since the last.
-func (c *compactors) tick(wrote bool) {
+// tick is told, at each trim tick, whether the store wrote since the
+// last and how long the tick waited since the last.
+func (c *compactors) tick(wrote bool, waited time.Duration) {
 	if wrote {
 		c.idle = 0
 		c.start()
 		return
 	}
-	c.idle++
+	c.idle += waited
 	switch quiet := c.quiet(); {
 	case c.paused.Load() && !quiet:
 		c.start()
-	case !c.paused.Load() && quiet && c.idle >= compactionIdleTicks:
+	case !c.paused.Load() && quiet && c.idle >= compactionIdle():
 		badgerStopCompactions(c.db)
 		c.paused.Store(true)
 	}

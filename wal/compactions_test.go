@@ -79,3 +79,29 @@ func TestCompactorsPauseWithTablesInL0(t *testing.T) {
 		t.Fatalf("setup: %d tables in L0 (Badger compacts it at %d)", l0.NumTables, s.db.Opts().NumLevelZeroTables)
 	}
 }
+
+// The compactors pause after compactionIdle without a write, however
+// often the trims tick meanwhile (every 62 ms while tables are busy):
+// counting ticks would stop and start them several times a second under
+// a light load.
+func TestCompactorsPauseAfterIdleTime(t *testing.T) {
+	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
+	trimInterval = time.Hour // gcLoop never ticks: the test does
+	s := openTest(t, "")
+	c := s.compactors
+	step := compactionIdle() / 32
+	for range 31 {
+		c.tick(false, step)
+	}
+	if c.paused.Load() {
+		t.Fatalf("paused after %v without a write, under compactionIdle (%v)", 31*step, compactionIdle())
+	}
+	c.tick(false, step)
+	if !c.paused.Load() {
+		t.Fatalf("not paused after %v without a write", 32*step)
+	}
+	c.tick(true, step)
+	if c.paused.Load() {
+		t.Fatal("still paused after a tick that saw a write")
+	}
+}

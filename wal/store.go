@@ -547,7 +547,8 @@ func (s *Store) gcLoop() {
 	// The same ticks pause Badger's compactors on an idle store
 	// (compactions.go).
 	seen := s.writes.Load()
-	trim := time.NewTimer(trimInterval)
+	waited := trimInterval // what trim was last set to
+	trim := time.NewTimer(waited)
 	defer trim.Stop()
 	for {
 		select {
@@ -558,10 +559,11 @@ func (s *Store) gcLoop() {
 		case <-trim.C:
 			busy := s.trimMaps(false)
 			wrote, next := s.pace(trimInterval, &seen)
-			s.compactors.tick(wrote)
+			s.compactors.tick(wrote, waited)
 			if busy {
 				next = trimInterval / busyTrims
 			}
+			waited = next
 			trim.Reset(next)
 		case <-t.C:
 			if s.space.refuse(spaceClient) != nil {
