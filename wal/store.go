@@ -548,6 +548,7 @@ func (s *Store) gcLoop() {
 	// (compactions.go).
 	seen := s.writes.Load()
 	waited := trimInterval // what trim was last set to
+	var swept time.Time    // the last expiry sweep; the first GC tick sweeps
 	trim := time.NewTimer(waited)
 	defer trim.Stop()
 	for {
@@ -579,8 +580,11 @@ func (s *Store) gcLoop() {
 			// The sweep reads every key, GC looks up every key of the file
 			// it rewrites: both read the tables through their maps.
 			stop := s.trimDuringGC(trimInterval/5, nil)
-			if _, err := s.sweepExpired(s.opts.Now()); err != nil {
-				s.log.Warn("wal: delete expired keys", zap.Error(err))
+			if now := time.Now(); swept.IsZero() || now.Sub(swept) >= sweepEvery(s.opts) {
+				swept = now
+				if _, err := s.sweepExpired(s.opts.Now()); err != nil {
+					s.log.Warn("wal: delete expired keys", zap.Error(err))
+				}
 			}
 			for s.db.RunValueLogGC(0.5) == nil {
 				if s.syncBarrier() != nil {

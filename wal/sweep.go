@@ -18,6 +18,14 @@ import (
 // rewrites them, drops the expired versions and reports their values
 // discarded; value-log GC then deletes the files they filled.
 
+// sweepEvery is how often gcLoop sweeps: at its first GC tick, then
+// every twenty-fourth of the retention (7 h at the default 168 h), and
+// at most once a GC tick. The sweep reads every key of the store: on a
+// 10 GB store, 10 s and 13 s of CPU, which every 5 minutes was 4% of a
+// core. Expired keys are hidden from reads at once; only their disk is
+// freed up to this much later (4% of the retention).
+func sweepEvery(o Options) time.Duration { return max(o.GCInterval, o.Retention/24) }
+
 // sweepChunk bounds the delete markers of one commit.
 const sweepChunk = 10_000
 
