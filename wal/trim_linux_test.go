@@ -224,14 +224,7 @@ func TestTrimTables(t *testing.T) {
 func TestTrimTablesKeepsWhatTablesReads(t *testing.T) {
 	defer func(d time.Duration) { trimInterval = d }(trimInterval)
 	trimInterval = time.Hour // only this test's trims
-	s, ids := tablesStore(t, 80)
-	s.Close() // memtables flushed to tables
-	s, err := Open(s.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	badgerStopCompactions(s.db) // waits for a running one; none reads a table meanwhile
+	s, ids := quietTablesStore(t)
 	readsBack(t, s, ids, tableData, "before the trim")
 	dir := s.vlogs.realDir
 	page := int64(os.Getpagesize())
@@ -289,14 +282,7 @@ func FuzzFlatRoot(f *testing.F) {
 func TestTrimAfterReadsAlone(t *testing.T) {
 	defer func(d time.Duration) { trimInterval = d }(trimInterval)
 	trimInterval = time.Hour // only this test's trims
-	s, ids := tablesStore(t, 80)
-	s.Close() // memtables flushed to tables
-	s, err := Open(s.opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	badgerStopCompactions(s.db) // waits for a running one; none reads a table meanwhile
+	s, ids := quietTablesStore(t)
 	dir := s.vlogs.realDir
 	trim := func() {
 		if (s.trims+1)%tablesEvery == 0 {
@@ -308,7 +294,7 @@ func TestTrimAfterReadsAlone(t *testing.T) {
 	trim() // the first found the tables new (busy)
 	// Read past the store's count, straight through Badger: the next trim
 	// finds nothing read and leaves the pages alone.
-	err = s.db.View(func(txn *badger.Txn) error {
+	err := s.db.View(func(txn *badger.Txn) error {
 		for _, id := range ids {
 			if _, err := txn.Get(eventKey("acme", id)); err != nil {
 				return err
@@ -600,6 +586,23 @@ func tablesStore(t *testing.T, n int) (*Store, []ID) {
 		t.Fatal(err)
 	}
 	return s, appendHundreds(t, s, n, tableData)
+}
+
+// quietTablesStore is a tablesStore of ~4 MB closed (its memtables
+// flushed to tables) and opened again, with Badger's compactors stopped
+// (once any running one is done), so that nothing but the test reads a
+// table; closed at the test's end.
+func quietTablesStore(t *testing.T) (*Store, []ID) {
+	t.Helper()
+	s, ids := tablesStore(t, 80)
+	s.Close()
+	s, err := Open(s.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	badgerStopCompactions(s.db)
+	return s, ids
 }
 
 // While value-log GC holds gcLoop, another goroutine trims, tables
