@@ -580,7 +580,9 @@ func (s *Store) gcLoop() {
 			// The sweep reads every key, GC looks up every key of the file
 			// it rewrites: both read the tables through their maps.
 			stop := s.trimDuringGC(trimInterval/5, nil)
-			if now := time.Now(); swept.IsZero() || now.Sub(swept) >= sweepEvery(s.opts) {
+			// Half a tick's slack: ticks come GCInterval apart, the sweeps a
+			// little less when one tick's work delayed its start.
+			if now := time.Now(); swept.IsZero() || now.Sub(swept) >= sweepEvery(s.opts)-s.opts.GCInterval/2 {
 				swept = now
 				if _, err := s.sweepExpired(s.opts.Now()); err != nil {
 					s.log.Warn("wal: delete expired keys", zap.Error(err))
