@@ -222,7 +222,9 @@ func TestTrimTables(t *testing.T) {
 // would again fault those pages in and pay a TLB shootdown to drop them,
 // ~80 ms per trim on a store of 575 tables (bench/BASELINE.md).
 func TestTrimTablesKeepsWhatTablesReads(t *testing.T) {
-	defer func(d time.Duration) { trimInterval = d }(trimInterval)
+	// Restored after the store's Close (cleanups run last first): its
+	// gcLoop reads trimInterval until then.
+	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
 	trimInterval = time.Hour // only this test's trims
 	s, ids := quietTablesStore(t)
 	readsBack(t, s, ids, tableData, "before the trim")
@@ -280,7 +282,9 @@ func FuzzFlatRoot(f *testing.F) {
 // idle store's trim makes no syscall), and one after reads alone hands
 // back what they brought in.
 func TestTrimAfterReadsAlone(t *testing.T) {
-	defer func(d time.Duration) { trimInterval = d }(trimInterval)
+	// Restored after the store's Close (cleanups run last first): its
+	// gcLoop reads trimInterval until then.
+	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
 	trimInterval = time.Hour // only this test's trims
 	s, ids := quietTablesStore(t)
 	dir := s.vlogs.realDir
