@@ -518,9 +518,9 @@ func (s *Store) view(fn func(txn *badger.Txn) error) error {
 // Size reports Badger's LSM and value-log sizes in bytes.
 func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
 
-// trimInterval is how often, while the store writes, the pages of
-// Badger's mapped files are handed back (trimMaps); a variable for its
-// tests.
+// trimInterval is how often, while the store writes or reads, the pages
+// of Badger's mapped files are handed back (trimMaps; busyTrims times as
+// often while its tables change); a variable for its tests.
 var trimInterval = 250 * time.Millisecond
 
 // busyTrims: while Badger's tables change (a memtable flush or a
