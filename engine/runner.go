@@ -40,15 +40,18 @@ type Engine struct {
 	log   *zap.Logger
 	on    func(*wal.Batch, *wal.Attempt)
 
-	mu      sync.Mutex // guards core, hooks, parts, fresh, taken, timer*
-	core    *Core
-	hooks   map[wal.ID]*wal.Webhook
-	parts   map[wal.Part]*partHeld // the partitions claimed (claims.go)
-	fresh   map[wal.ID]*freshBatch // opened, not yet attempted: events kept for the first send
-	taken   map[wal.ID]wal.Cursor  // per webhook: where the last open's read ended (its commit may be pending)
-	freshN  int                    // bytes held by fresh
-	timer   *ownedTimer            // the loop's next wake
-	timerAt time.Time
+	mu    sync.Mutex // guards core, hooks, parts, fresh, taken, lastOpen, timer*
+	core  *Core
+	hooks map[wal.ID]*wal.Webhook
+	parts map[wal.Part]*partHeld // the partitions claimed (claims.go)
+	fresh map[wal.ID]*freshBatch // opened, not yet attempted: events kept for the first send
+	taken map[wal.ID]wal.Cursor  // per webhook: where the last open's read ended (its commit may be pending)
+	// lastOpen: per webhook, the last open that took entries and whose
+	// commit has not returned yet (the one the next open's commit follows)
+	lastOpen map[wal.ID]*openTicket
+	freshN   int         // bytes held by fresh
+	timer    *ownedTimer // the loop's next wake
+	timerAt  time.Time
 
 	wake    chan struct{} // one slot: the loop has something to look at
 	opening atomic.Int32  // opens running (at most maxOpening)
@@ -93,7 +96,8 @@ func New(o Options) *Engine {
 	}
 	e := &Engine{store: o.Store, disp: o.Dispatcher, clock: o.Clock, log: o.Logger, on: o.OnAttempt,
 		core: NewCore(o.Core), hooks: map[wal.ID]*wal.Webhook{}, parts: map[wal.Part]*partHeld{}, fresh: map[wal.ID]*freshBatch{}, taken: map[wal.ID]wal.Cursor{},
-		wake: make(chan struct{}, 1), inbox: newInbox(), timers: map[*ownedTimer]struct{}{}, stopped: make(chan struct{}),
+		lastOpen: map[wal.ID]*openTicket{},
+		wake:     make(chan struct{}, 1), inbox: newInbox(), timers: map[*ownedTimer]struct{}{}, stopped: make(chan struct{}),
 		stats: newCounters()}
 	if app, ok := o.Store.(appender); ok && !o.NoOperationalEvents {
 		e.pub = newPublisher(app, o.Logger, e.stats, o.Clock.Now, e.wantsOps)
@@ -219,10 +223,13 @@ func (e *Engine) open(a Action) {
 	}
 	e.mu.Unlock()
 	t := e.take(a, w, from, known, now)
+	var prev, mine *openTicket
 	e.mu.Lock()
 	e.core.Took(now, a.Hook, len(t.batches), t.events+t.gone, asked, t.next)
 	if t.took {
 		e.taken[a.Hook] = t.to
+		prev, mine = e.lastOpen[a.Hook], &openTicket{done: make(chan struct{})}
+		e.lastOpen[a.Hook] = mine
 	}
 	e.mu.Unlock()
 	e.kick()
@@ -233,7 +240,11 @@ func (e *Engine) open(a Action) {
 	defer func() {
 		e.mu.Lock()
 		e.core.Added(a.Hook, states, len(t.batches))
+		if e.lastOpen[a.Hook] == mine {
+			delete(e.lastOpen, a.Hook)
+		}
 		e.mu.Unlock()
+		close(mine.done)
 		e.kick()
 	}()
 	open := e.store.OpenBatches
@@ -244,7 +255,15 @@ func (e *Engine) open(a Action) {
 		// does not. It saves an fsync round before each first attempt.
 		open = e.store.OpenBatchesLazy
 	}
-	if err := open(f, a.Hook, t.from, t.to, t.batches...); err != nil {
+	err := open(f, a.Hook, t.from, t.to, t.batches...)
+	if errors.Is(err, wal.ErrConflict) && prev != nil && prev.follow(e.stopped) {
+		// This read began where the previous open's ended, and its
+		// commit overtook that one's (a goroutine preempted between
+		// its read and its commit): the store's cursor was not there
+		// yet. Once the previous has committed, it is.
+		err = open(f, a.Hook, t.from, t.to, t.batches...)
+	}
+	if err != nil {
 		e.openFailed(a.Hook, t, err)
 		return
 	}
@@ -267,6 +286,21 @@ func (e *Engine) open(a Action) {
 		}
 	}
 	e.mu.Unlock()
+}
+
+// openTicket is one open of a webhook from its read until its commit has
+// returned, successful or not: done is closed then.
+type openTicket struct{ done chan struct{} }
+
+// follow waits until the open has returned; false if the engine stopped
+// first.
+func (o *openTicket) follow(stopped <-chan struct{}) bool {
+	select {
+	case <-o.done:
+		return true
+	case <-stopped:
+		return false
+	}
 }
 
 // openRetry is how long a webhook's queue rests after an open failed to

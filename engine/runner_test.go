@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -428,6 +429,90 @@ func TestRunnerOpenFailureLosesNothing(t *testing.T) {
 		case <-timeout:
 			t.Fatalf("delivered %d of %d", len(got), events)
 		}
+	}
+	if n, _ := st.QueueDepth(w.ID); n != 0 {
+		t.Errorf("queue depth %d after everything was delivered", n)
+	}
+}
+
+// overtakenOpens holds the first open's commit until the next open's
+// commit has returned, as a goroutine preempted between its read and its
+// commit would: the second commit reaches the store first.
+type overtakenOpens struct {
+	*wal.Store
+	calls      atomic.Int32
+	first      chan struct{} // the first open is being held
+	overtaken  chan error    // what the second open's first commit returned
+	heldResult chan error    // what the first open's commit returned, once let go
+	secondErr  error         // the second's first commit (set before heldResult is sent)
+}
+
+func (s *overtakenOpens) OpenBatchesLazy(f wal.Fence, webhook wal.ID, from, to wal.Cursor, bs ...*wal.Batch) error {
+	switch s.calls.Add(1) {
+	case 1:
+		s.first <- struct{}{}
+		s.secondErr = <-s.overtaken // ... until the second has been tried
+		err := s.Store.OpenBatchesLazy(f, webhook, from, to, bs...)
+		s.heldResult <- err
+		return err
+	case 2:
+		err := s.Store.OpenBatchesLazy(f, webhook, from, to, bs...)
+		s.overtaken <- err
+		return err
+	}
+	return s.Store.OpenBatchesLazy(f, webhook, from, to, bs...)
+}
+
+// An open whose commit overtakes the previous open's (of the same
+// webhook, read after it) is committed once that one is, not read again
+// after openRetry: its events go out at once. The clock never moves, so
+// a wait for openRetry would never end.
+func TestRunnerOpenOvertakenCommitsAfterThePrevious(t *testing.T) {
+	rc := newSink(t)
+	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ov := &overtakenOpens{Store: st, first: make(chan struct{}, 1), overtaken: make(chan error, 1), heldResult: make(chan error, 1)}
+	clock := clocktest.New(time.Now())
+	eng := New(Options{Store: ov, Dispatcher: NewDispatcher(DispatcherOptions{}), Clock: clock,
+		Core: CoreOptions{Schedule: []time.Duration{0}}})
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 1,
+		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+	if err := st.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	eng.WebhookChanged(w)
+	if _, err := st.Append("acme", []wal.EventInput{{Type: "t", Data: []byte("0")}}); err != nil {
+		t.Fatal(err)
+	}
+	recv(t, ov.first, "the first open")
+	const events = 20
+	var evs []wal.EventInput
+	for i := 1; i < events; i++ {
+		evs = append(evs, wal.EventInput{Type: "t", Data: []byte(strconv.Itoa(i))})
+	}
+	if _, err := st.Append("acme", evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := recv(t, ov.heldResult, "the first open's commit"); err != nil {
+		t.Fatalf("first open: %v", err)
+	}
+	if !errors.Is(ov.secondErr, wal.ErrConflict) {
+		t.Fatalf("the overtaking commit returned %v, want wal.ErrConflict (the case under test)", ov.secondErr)
+	}
+	got := map[string]bool{}
+	for len(got) < events {
+		b := recv(t, rc.got, fmt.Sprintf("event %d of %d (the clock never reaches openRetry)", len(got)+1, events))
+		if got[string(b)] {
+			t.Fatalf("event %s delivered twice", b)
+		}
+		got[string(b)] = true
 	}
 	if n, _ := st.QueueDepth(w.ID); n != 0 {
 		t.Errorf("queue depth %d after everything was delivered", n)
