@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-	"golang.org/x/sys/unix"
 
 	"hookd/bench"
 )
@@ -117,8 +116,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	o.Progress = stderr
 	if f, ok := stderr.(*os.File); ok {
-		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-		o.Terminal = err == nil
+		o.Terminal = bench.IsTerminal(f)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

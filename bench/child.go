@@ -214,8 +214,8 @@ func procCPU(pid int) time.Duration {
 func diskBytes(dir string) int64 {
 	var n int64
 	_ = walkFiles(dir, func(fi os.FileInfo) {
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			n += st.Blocks * 512
+		if b, ok := allocated(fi); ok {
+			n += b
 		} else {
 			n += fi.Size()
 		}

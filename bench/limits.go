@@ -13,7 +13,6 @@ import (
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/valyala/fasthttp"
-	"golang.org/x/sys/unix"
 )
 
 // Ceilings are what this machine does with nothing of hookd in the way,
@@ -194,8 +193,7 @@ func fsyncRate(ctx context.Context, dir string, size int, d time.Duration) (fsyn
 		buf[i] = byte('a' + i%26)
 	}
 	h := newHist()
-	var ru0, ru1 unix.Rusage
-	_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru0)
+	cpu0 := threadCPU()
 	start := time.Now()
 	n := 0
 	for ; (time.Since(start) < d || n < 20) && ctx.Err() == nil; n++ {
@@ -203,15 +201,13 @@ func fsyncRate(ctx context.Context, dir string, size int, d time.Duration) (fsyn
 		if _, err := f.Write(buf); err != nil {
 			return fsyncResult{}, fmt.Errorf("bench: fsync probe: %w", err)
 		}
-		if err := unix.Fdatasync(int(f.Fd())); err != nil {
+		if err := fdatasync(f); err != nil {
 			return fsyncResult{}, fmt.Errorf("bench: fsync probe: %w", err)
 		}
 		recordDur(h, time.Since(t0))
 	}
 	el := time.Since(start)
-	_ = unix.Getrusage(unix.RUSAGE_THREAD, &ru1)
-	cpu := time.Duration(unix.TimevalToNsec(ru1.Utime) - unix.TimevalToNsec(ru0.Utime) +
-		unix.TimevalToNsec(ru1.Stime) - unix.TimevalToNsec(ru0.Stime))
+	cpu := threadCPU() - cpu0
 	return fsyncResult{perSec: rate(int64(n), el), p50: time.Duration(h.ValueAtQuantile(50)) * time.Microsecond,
 		p99: time.Duration(h.ValueAtQuantile(99)) * time.Microsecond, cpu: cpu / time.Duration(max(n, 1))}, nil
 }
