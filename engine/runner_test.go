@@ -349,6 +349,32 @@ func TestReplayOfBatchWithoutEventsEndsItsAttempt(t *testing.T) {
 	}
 }
 
+// startOverStore starts an engine on a clock that moves only when told,
+// over a fresh store as wrap wraps it, with one webhook of tenant acme at
+// maxBatchSize 1 delivering to rc.
+func startOverStore(t *testing.T, rc *sink, wrap func(*wal.Store) Store) (*wal.Store, *clocktest.FakeClock, *wal.Webhook) {
+	t.Helper()
+	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	clock := clocktest.New(time.Now())
+	eng := New(Options{Store: wrap(st), Dispatcher: NewDispatcher(DispatcherOptions{}), Clock: clock,
+		Core: CoreOptions{Schedule: []time.Duration{0}}})
+	if err := eng.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close(context.Background()) })
+	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 1,
+		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
+	if err := st.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	eng.WebhookChanged(w)
+	return st, clock, w
+}
+
 // failingOpens fails the first n OpenBatches calls as a full disk would.
 type failingOpens struct {
 	*wal.Store
@@ -384,26 +410,12 @@ func (s *failingOpens) fail() error {
 // none skipped even when later opens were already reading past it.
 func TestRunnerOpenFailureLosesNothing(t *testing.T) {
 	rc := newSink(t)
-	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	fs := &failingOpens{Store: st, failed: make(chan struct{}, 100)}
-	fs.n.Store(3)
-	clock := clocktest.New(time.Now())
-	eng := New(Options{Store: fs, Dispatcher: NewDispatcher(DispatcherOptions{}), Clock: clock,
-		Core: CoreOptions{Schedule: []time.Duration{0}}})
-	if err := eng.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close(context.Background()) })
-	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 1,
-		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
-	if err := st.CreateWebhook(w); err != nil {
-		t.Fatal(err)
-	}
-	eng.WebhookChanged(w)
+	var fs *failingOpens
+	st, clock, w := startOverStore(t, rc, func(st *wal.Store) Store {
+		fs = &failingOpens{Store: st, failed: make(chan struct{}, 100)}
+		fs.n.Store(3)
+		return fs
+	})
 	const events = 300
 	var evs []wal.EventInput
 	for i := range events {
@@ -469,25 +481,11 @@ func (s *overtakenOpens) OpenBatchesLazy(f wal.Fence, webhook wal.ID, from, to w
 // a wait for openRetry would never end.
 func TestRunnerOpenOvertakenCommitsAfterThePrevious(t *testing.T) {
 	rc := newSink(t)
-	st, err := wal.Open(wal.Options{Dir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ov := &overtakenOpens{Store: st, first: make(chan struct{}, 1), overtaken: make(chan error, 1), heldResult: make(chan error, 1)}
-	clock := clocktest.New(time.Now())
-	eng := New(Options{Store: ov, Dispatcher: NewDispatcher(DispatcherOptions{}), Clock: clock,
-		Core: CoreOptions{Schedule: []time.Duration{0}}})
-	if err := eng.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close(context.Background()) })
-	w := &wal.Webhook{ID: st.NewWebhookID(), Tenant: "acme", URL: rc.srv.URL, IsActive: true, MaxBatchSize: 1,
-		Secrets: []wal.Secret{{Value: GenerateSecret()}}}
-	if err := st.CreateWebhook(w); err != nil {
-		t.Fatal(err)
-	}
-	eng.WebhookChanged(w)
+	var ov *overtakenOpens
+	st, _, w := startOverStore(t, rc, func(st *wal.Store) Store {
+		ov = &overtakenOpens{Store: st, first: make(chan struct{}, 1), overtaken: make(chan error, 1), heldResult: make(chan error, 1)}
+		return ov
+	})
 	if _, err := st.Append("acme", []wal.EventInput{{Type: "t", Data: []byte("0")}}); err != nil {
 		t.Fatal(err)
 	}
