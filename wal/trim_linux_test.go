@@ -222,10 +222,6 @@ func TestTrimTables(t *testing.T) {
 // would again fault those pages in and pay a TLB shootdown to drop them,
 // ~80 ms per trim on a store of 575 tables (bench/BASELINE.md).
 func TestTrimTablesKeepsWhatTablesReads(t *testing.T) {
-	// Restored after the store's Close (cleanups run last first): its
-	// gcLoop reads trimInterval until then.
-	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
-	trimInterval = time.Hour // only this test's trims
 	s, ids := quietTablesStore(t)
 	readsBack(t, s, ids, tableData, "before the trim")
 	dir := s.vlogs.realDir
@@ -282,10 +278,6 @@ func FuzzFlatRoot(f *testing.F) {
 // idle store's trim makes no syscall), and one after reads alone hands
 // back what they brought in.
 func TestTrimAfterReadsAlone(t *testing.T) {
-	// Restored after the store's Close (cleanups run last first): its
-	// gcLoop reads trimInterval until then.
-	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
-	trimInterval = time.Hour // only this test's trims
 	s, ids := quietTablesStore(t)
 	dir := s.vlogs.realDir
 	trim := func() {
@@ -594,10 +586,14 @@ func tablesStore(t *testing.T, n int) (*Store, []ID) {
 
 // quietTablesStore is a tablesStore of ~4 MB closed (its memtables
 // flushed to tables) and opened again, with Badger's compactors stopped
-// (once any running one is done), so that nothing but the test reads a
-// table; closed at the test's end.
+// (once any running one is done) and gcLoop's trims an hour apart, so
+// that nothing but the test reads a table or trims; closed at the test's
+// end, and trimInterval restored after that (gcLoop reads it until then).
 func quietTablesStore(t *testing.T) (*Store, []ID) {
 	t.Helper()
+	was := trimInterval
+	t.Cleanup(func() { trimInterval = was }) // cleanups run last first: after the store's Close
+	trimInterval = time.Hour
 	s, ids := tablesStore(t, 80)
 	s.Close()
 	s, err := Open(s.opts)
