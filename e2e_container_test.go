@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -14,9 +16,6 @@ import (
 	"testing"
 	"time"
 )
-
-// The version and commit the end-to-end binary is stamped with.
-const e2eVersion, e2eCommit = "e2e-test", "e2e0000"
 
 // runtimeUID is the distroless "nonroot" user the image runs as.
 const runtimeUID = 65532

@@ -18,6 +18,9 @@ import (
 	"time"
 )
 
+// The version and commit the end-to-end binary is stamped with.
+const e2eVersion, e2eCommit = "e2e-test", "e2e0000"
+
 // These tests build and run the real binary, as a user would.
 
 var (

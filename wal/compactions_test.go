@@ -3,6 +3,7 @@ package wal
 import (
 	"bytes"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -104,4 +105,38 @@ func TestCompactorsPauseAfterIdleTime(t *testing.T) {
 	if c.paused.Load() {
 		t.Fatal("still paused after a tick that saw a write")
 	}
+}
+
+// tableData is the data of tablesStore's events.
+var tableData = `"` + strings.Repeat("y", 400) + `"`
+
+// tablesStore opens a store of 1 MiB memtables that keeps values under
+// 1 KiB in its LSM tree and appends n requests of 100 events of
+// tableData, so that memtables are flushed to tables.
+func tablesStore(t *testing.T, n int) (*Store, []ID) {
+	t.Helper()
+	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, appendHundreds(t, s, n, tableData)
+}
+
+// appendHundreds appends n requests of 100 events whose data is data, and
+// returns the events' IDs.
+func appendHundreds(t *testing.T, s *Store, n int, data string) []ID {
+	t.Helper()
+	var ids []ID
+	for range n {
+		in := make([]EventInput, 100)
+		for j := range in {
+			in[j] = ev("a", "", data)
+		}
+		res, err := s.Append("acme", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.IDs...)
+	}
+	return ids
 }

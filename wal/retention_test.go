@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -23,9 +22,7 @@ func diskUse(t *testing.T, dir string) int64 {
 		if err != nil {
 			return nil // removed meanwhile (GC)
 		}
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			n += st.Blocks * 512
-		}
+		n += blocks(fi)
 		return nil
 	})
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -250,7 +249,7 @@ func TestPreallocate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return fi.Sys().(*syscall.Stat_t).Blocks * 512
+		return blocks(fi)
 	}
 	mem0, vlog0 := s.memLogs.last(), s.vlogs.last()
 	if got, want := allocated(s.memLogs, mem0), memLogAlloc(4<<20); got < want {

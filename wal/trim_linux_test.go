@@ -536,25 +536,6 @@ func TestTrimTablesOnlyHeldTables(t *testing.T) {
 	}
 }
 
-// appendHundreds appends n requests of 100 events whose data is data, and
-// returns the events' IDs.
-func appendHundreds(t *testing.T, s *Store, n int, data string) []ID {
-	t.Helper()
-	var ids []ID
-	for range n {
-		in := make([]EventInput, 100)
-		for j := range in {
-			in[j] = ev("a", "", data)
-		}
-		res, err := s.Append("acme", in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, res.IDs...)
-	}
-	return ids
-}
-
 // readsBack checks that every event of ids reads back from s with data.
 func readsBack(t *testing.T, s *Store, ids []ID, data, when string) {
 	t.Helper()
@@ -567,21 +548,6 @@ func readsBack(t *testing.T, s *Store, ids []ID, data, when string) {
 			t.Fatalf("event %d of %d %s = %+v", i, len(ids), when, e)
 		}
 	}
-}
-
-// tableData is the data of tablesStore's events.
-var tableData = `"` + strings.Repeat("y", 400) + `"`
-
-// tablesStore opens a store of 1 MiB memtables that keeps values under
-// 1 KiB in its LSM tree and appends n requests of 100 events of
-// tableData, so that memtables are flushed to tables.
-func tablesStore(t *testing.T, n int) (*Store, []ID) {
-	t.Helper()
-	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: 1 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s, appendHundreds(t, s, n, tableData)
 }
 
 // quietTablesStore is a tablesStore of ~4 MB closed (its memtables
