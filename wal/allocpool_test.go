@@ -19,6 +19,9 @@ import (
 // stop taking their allocators from it as it is when they start (then
 // replacing it after Open would change nothing).
 func TestUnpooledTableBuilders(t *testing.T) {
+	if raceEnabled {
+		t.Skip("race builds keep Badger's pool (allocpool.go); checked without -race")
+	}
 	dir := t.TempDir()
 	s, err := Open(Options{Dir: dir})
 	if err != nil {
