@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -81,5 +85,72 @@ func TestBenchHelp(t *testing.T) {
 	}
 	if code := run([]string{"bench", "nope", "--runs", "1"}, nil, &stdout, &stderr); code == 0 {
 		t.Error("unknown scenario: exit 0")
+	}
+}
+
+// TestBenchURLDeletesStaleWebhooks: a `hookd bench --url` run killed
+// before its cleanup leaves its webhooks behind, pointing to a receiver
+// that is gone; the next run deletes those, and only those: not a
+// concurrent run's (its receiver listens), not anyone else's.
+func TestBenchURLDeletesStaleWebhooks(t *testing.T) {
+	bin := hookdBinary(t)
+	p := startHookdEnv(t, t.TempDir(), []string{"HOOKD_DELIVERY_ALLOW_PRIVATE_DESTINATIONS=true"})
+	gone, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneURL := "http://" + gone.Addr().String()
+	gone.Close()
+	live, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	create := func(url, description string) string {
+		t.Helper()
+		body := fmt.Sprintf(`{"url":%q,"description":%q,"events":["bench.hookd"]}`, url, description)
+		r, err := http.Post(p.url+"/v1/webhooks", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		var w struct{ ID string }
+		if err := json.NewDecoder(r.Body).Decode(&w); err != nil || r.StatusCode != 201 {
+			t.Fatalf("create webhook: %d %v", r.StatusCode, err)
+		}
+		return w.ID
+	}
+	stale := create(goneURL+"/w/0", "hookd bench")
+	concurrent := create("http://"+live.Addr().String()+"/w/0", "hookd bench")
+	someoneElses := create(goneURL+"/x", "orders to ERP")
+
+	cmd := exec.Command(bin, "bench", "ingest", "--url", p.url, "--ceiling-time", "100ms", "--duration", "1s",
+		"--timeout", "60s", "--dir", t.TempDir())
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("hookd bench: %v\nstderr:\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "deleted 1 webhook(s) an earlier hookd bench run left behind") {
+		t.Errorf("stderr does not say what it deleted:\n%s", stderr.String())
+	}
+	r, err := http.Get(p.url + "/v1/webhooks?limit=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	var list struct{ Results []struct{ ID string } }
+	if err := json.NewDecoder(r.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]bool{}
+	for _, w := range list.Results {
+		left[w.ID] = true
+	}
+	if left[stale] {
+		t.Errorf("the stale bench webhook %s is still there", stale)
+	}
+	if !left[concurrent] || !left[someoneElses] {
+		t.Errorf("deleted more than the stale one: left %v; want %s and %s", left, concurrent, someoneElses)
 	}
 }

@@ -30,7 +30,9 @@ settings. Scenarios (default: all, the quick ones):
 With --url, the scenarios load a running hookd instead. Every event is of
 type "bench.hookd" and every webhook the run creates (and deletes at the
 end) subscribes to that type only and delivers to this machine's receiver
-(the server needs delivery.allow_private_destinations). A webhook with no
+(the server needs delivery.allow_private_destinations). The webhooks of a
+run killed before that (described "hookd bench", their receiver gone) are
+deleted when the next run starts. A webhook with no
 event filter (a catch-all) in the same tenant receives the bench events
 too: point --url/--token at a tenant kept for benchmarking. backlog and
 crash kill the server, and trickle measures the server's own CPU: those

@@ -145,6 +145,16 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, errors.New("bench: no hookd binary to run")
 	}
 	o.Runs = max(o.Runs, 1)
+	if o.URL != "" {
+		n, err := newTarget(o.URL, o.Token, 1).sweepStale()
+		switch {
+		case o.Progress == nil:
+		case err != nil: // the run itself may still work (a token that cannot list)
+			fmt.Fprintf(o.Progress, "could not look for webhooks earlier runs left behind: %v\n", err)
+		case n > 0:
+			fmt.Fprintf(o.Progress, "deleted %d webhook(s) an earlier hookd bench run left behind (it did not finish; their receiver is gone)\n", n)
+		}
+	}
 	if o.CeilingTime <= 0 {
 		o.CeilingTime = 2 * time.Second
 	}

@@ -2,10 +2,14 @@ package bench
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -68,11 +72,14 @@ type hookSpec struct {
 	Retry        string // retry schedule as a JSON array of durations; "" = the server's
 }
 
+// hookDescription is the description of every webhook the lab creates.
+const hookDescription = "hookd bench"
+
 // create makes a webhook for EventType only, delivering to url, with no
 // batching delay.
 func (h *hooks) create(url string, spec hookSpec) error {
-	body := fmt.Appendf(nil, `{"url":%q,"maxBatchSize":%d,"maxBatchTimeDelay":0,"events":[%q],"description":"hookd bench"`,
-		url, max(spec.MaxBatchSize, 1), EventType)
+	body := fmt.Appendf(nil, `{"url":%q,"maxBatchSize":%d,"maxBatchTimeDelay":0,"events":[%q],"description":%q`,
+		url, max(spec.MaxBatchSize, 1), EventType, hookDescription)
 	if spec.Retry != "" {
 		body = fmt.Appendf(body, `,"retry":{"schedule":%s}`, spec.Retry)
 	}
@@ -109,6 +116,71 @@ func (h *hooks) delete() {
 		_, _, _ = h.t.do("DELETE", "/v1/webhooks/"+id, nil)
 	}
 	h.ids = nil
+}
+
+// sweepStale deletes the webhooks that runs against this server left
+// behind when they were killed before deleting them: a lab webhook (its
+// description, EventType alone) whose receiver refuses connections. A
+// concurrent run's receiver is listening, so its webhooks stay. Left in
+// place, stale webhooks would take a share of every later run's events
+// and retry them against nothing. It returns how many it deleted.
+func (t *target) sweepStale() (int, error) {
+	var stale []string
+	for cursor := ""; ; {
+		path := "/v1/webhooks?limit=1000"
+		if cursor != "" {
+			path += "&cursor=" + url.QueryEscape(cursor)
+		}
+		b, code, err := t.do("GET", path, nil)
+		if err != nil || code != 200 {
+			return 0, fmt.Errorf("bench: list webhooks: %d %s %v", code, b, err)
+		}
+		var page struct {
+			Results []struct {
+				ID, URL, Description string
+				Events               []string
+			}
+			NextCursor string
+		}
+		if err := json.Unmarshal(b, &page); err != nil {
+			return 0, fmt.Errorf("bench: list webhooks: %w", err)
+		}
+		for _, w := range page.Results {
+			if w.Description == hookDescription && len(w.Events) == 1 && w.Events[0] == EventType && refused(w.URL) {
+				stale = append(stale, w.ID)
+			}
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	n := 0
+	for _, id := range stale {
+		if _, code, err := t.do("DELETE", "/v1/webhooks/"+id, nil); err == nil && code == 204 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// refused reports whether the host of u refuses a TCP connection: nothing
+// listens there. Anything else (it answers, a timeout, a URL this
+// cannot read) is not proof that the receiver is gone.
+func refused(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Hostname() == "" {
+		return false
+	}
+	port := p.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[p.Scheme]
+	}
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(p.Hostname(), port), time.Second)
+	if err == nil {
+		c.Close()
+		return false
+	}
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // appendEvent appends one bench event: its data carries the publish time
