@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -139,4 +140,35 @@ func appendHundreds(t *testing.T, s *Store, n int, data string) []ID {
 		ids = append(ids, res.IDs...)
 	}
 	return ids
+}
+
+// A table keeps the compression it was built with (Badger's MANIFEST
+// records it per table), so storage.compression may change between
+// starts, either way, and every event still reads back.
+func TestCompressionChangeBetweenStarts(t *testing.T) {
+	dir := t.TempDir()
+	data := `"` + strings.Repeat("z", 100) + `"` // under the value threshold: in the tables
+	var ids []ID
+	for i, off := range []bool{false, true, false} {
+		s, err := Open(Options{Dir: dir, MemTableSize: 1 << 20, NoCompression: off})
+		if err != nil {
+			t.Fatalf("start %d (NoCompression %v): %v", i, off, err)
+		}
+		evs, err := s.GetEvents("acme", ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, e := range evs {
+			if e == nil || string(e.Data) != data {
+				t.Fatalf("start %d (NoCompression %v): event %d of %d = %+v", i, off, j, len(ids), e)
+			}
+		}
+		ids = append(ids, appendHundreds(t, s, 20, data)...)
+		if err := s.Close(); err != nil { // flushes the memtable: a table of this compression
+			t.Fatal(err)
+		}
+	}
+	if tables, _ := filepath.Glob(filepath.Join(dir, "*.sst")); len(tables) < 3 {
+		t.Fatalf("setup: %d tables; want one per start at least", len(tables))
+	}
 }
