@@ -109,16 +109,7 @@ func TestBenchURLDeletesStaleWebhooks(t *testing.T) {
 	create := func(url, description string) string {
 		t.Helper()
 		body := fmt.Sprintf(`{"url":%q,"description":%q,"events":["bench.hookd"]}`, url, description)
-		r, err := http.Post(p.url+"/v1/webhooks", "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer r.Body.Close()
-		var w struct{ ID string }
-		if err := json.NewDecoder(r.Body).Decode(&w); err != nil || r.StatusCode != 201 {
-			t.Fatalf("create webhook: %d %v", r.StatusCode, err)
-		}
-		return w.ID
+		return postJSON(t, p.url+"/v1/webhooks", body)["id"].(string)
 	}
 	stale := create(goneURL+"/w/0", "hookd bench")
 	concurrent := create("http://"+live.Addr().String()+"/w/0", "hookd bench")

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"bytes"
+	"fmt"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -154,15 +155,7 @@ func TestCompressionChangeBetweenStarts(t *testing.T) {
 		if err != nil {
 			t.Fatalf("start %d (NoCompression %v): %v", i, off, err)
 		}
-		evs, err := s.GetEvents("acme", ids)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for j, e := range evs {
-			if e == nil || string(e.Data) != data {
-				t.Fatalf("start %d (NoCompression %v): event %d of %d = %+v", i, off, j, len(ids), e)
-			}
-		}
+		readsBack(t, s, ids, data, fmt.Sprintf("at start %d (NoCompression %v)", i, off))
 		ids = append(ids, appendHundreds(t, s, 20, data)...)
 		if err := s.Close(); err != nil { // flushes the memtable: a table of this compression
 			t.Fatal(err)
@@ -170,5 +163,19 @@ func TestCompressionChangeBetweenStarts(t *testing.T) {
 	}
 	if tables, _ := filepath.Glob(filepath.Join(dir, "*.sst")); len(tables) < 3 {
 		t.Fatalf("setup: %d tables; want one per start at least", len(tables))
+	}
+}
+
+// readsBack checks that every event of ids reads back from s with data.
+func readsBack(t *testing.T, s *Store, ids []ID, data, when string) {
+	t.Helper()
+	evs, err := s.GetEvents("acme", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range evs {
+		if e == nil || string(e.Data) != data {
+			t.Fatalf("event %d of %d %s = %+v", i, len(ids), when, e)
+		}
 	}
 }

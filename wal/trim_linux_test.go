@@ -536,20 +536,6 @@ func TestTrimTablesOnlyHeldTables(t *testing.T) {
 	}
 }
 
-// readsBack checks that every event of ids reads back from s with data.
-func readsBack(t *testing.T, s *Store, ids []ID, data, when string) {
-	t.Helper()
-	evs, err := s.GetEvents("acme", ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, e := range evs {
-		if e == nil || string(e.Data) != data {
-			t.Fatalf("event %d of %d %s = %+v", i, len(ids), when, e)
-		}
-	}
-}
-
 // quietTablesStore is a tablesStore of ~4 MB closed (its memtables
 // flushed to tables) and opened again, with Badger's compactors stopped
 // (once any running one is done) and gcLoop's trims an hour apart, so
