@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // procMem reads the resident set and its two parts from /proc: this test
@@ -24,3 +25,38 @@ func TestProcMem(t *testing.T) {
 		t.Error("procMem of no process is not zero")
 	}
 }
+
+// procCPU sums the threads' nanosecond run times, which must agree with
+// the kernel's 10-ms ticks for the same process (within a tick each way,
+// plus what ran between the two reads) and only grow.
+func TestProcCPU(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/proc is Linux's")
+	}
+	if _, ok := schedCPU(os.Getpid()); !ok {
+		t.Skip("this kernel keeps no schedstat")
+	}
+	pid := os.Getpid()
+	start, ticks0 := procCPU(pid), statCPU(pid)
+	// Work until the ticks have moved by a few, however fast the machine.
+	for statCPU(pid) < ticks0+30*time.Millisecond {
+		for i := 0; i < 1e6; i++ {
+			sink += i
+		}
+	}
+	before := procCPU(pid)
+	ticks := statCPU(pid)
+	after := procCPU(pid)
+	if before < start || after < before {
+		t.Fatalf("procCPU went back: %v, %v, %v", start, before, after)
+	}
+	if ticks < before-10*time.Millisecond || ticks > after+10*time.Millisecond {
+		t.Errorf("procCPU %v..%v, ticks %v: more than a tick apart", before, after, ticks)
+	}
+	t.Logf("procCPU %v..%v, ticks %v", before, after, ticks)
+	if procCPU(-1) != 0 {
+		t.Error("procCPU of no process is not zero")
+	}
+}
+
+var sink int
