@@ -408,7 +408,6 @@ func (s *Store) commitGroup(ops []*op) []*op {
 	s.space.wrote(uint64(g.size + g.vlogN))
 	s.inl.wrote(g.inlined + g.vlogN)
 	s.writes.Add(1)
-	s.compactors.wrote()
 	if o := s.opts.Observer; o != nil {
 		w := 0
 		for _, op := range done {

@@ -9,15 +9,18 @@ import (
 )
 
 // Badger runs NumCompactors goroutines that each wake every 50 ms, for
-// ever, to look for a level worth compacting. On an idle store there is
-// none, and those wake-ups were most of what an idle hookd cost: ~20 a
-// second, ~0.5% of a core on this project's 2-core VM (a process doing
-// nothing else but four such tickers measured the same). The store
-// therefore stops the compactors once it has written nothing for a while
-// and Badger's levels need no compaction (quiet: the test they apply),
-// and starts them again at the first write, or should a level come to
-// need them (a memtable flush ending late). What gets compacted is
-// unchanged: paused compactors would have found nothing to do.
+// ever, to look for a level worth compacting. Mostly there is none, and
+// those wake-ups were most of what an idle hookd cost: ~20 a second,
+// ~0.5% of a core on this project's 2-core VM (a process doing nothing
+// else but four such tickers measured the same); under a light load they
+// came on top of every event's own wake-up (40 a second, ~8% of a
+// trickle's CPU). The store therefore runs the compactors only while a
+// level needs them (quiet: the test they apply) and for compactionIdle
+// after; a write alone does not start them, as only a memtable flush or
+// a compaction can make a level need one, and the next trim tick (at
+// most 250 ms away while the store writes, 62 ms while its tables
+// change, 2 s when idle) sees it. What gets compacted is unchanged:
+// paused compactors would have found nothing to do.
 //
 // Badger offers no call for this; its unexported DB.stopCompactions and
 // DB.startCompactions (what its own Flatten and DropAll use around their
@@ -33,49 +36,33 @@ func badgerStopCompactions(db *badger.DB)
 //go:linkname badgerStartCompactions github.com/dgraph-io/badger/v4.(*DB).startCompactions
 func badgerStartCompactions(db *badger.DB)
 
-// compactionIdle is how long the trim ticks must have found no write
-// before the compactors stop: ~2 s after the tick that saw the last
-// write (the next comes 250 ms later, then every 2 s; or every 62 ms
-// while the tables are busy).
+// compactionIdle is how long the trim ticks must have found every level
+// quiet before the compactors stop: 2 s (the ticks come every 250 ms
+// while the store writes, every 62 ms while the tables are busy, every
+// 2 s when idle).
 func compactionIdle() time.Duration { return idleTicks * trimInterval }
 
-// compactors pauses Badger's compactors on an idle store. Its methods
-// other than wrote run on gcLoop only.
+// compactors pauses Badger's compactors while no level needs them. Its
+// methods run on gcLoop only.
 type compactors struct {
-	db     *badger.DB
-	paused atomic.Bool
-	resume chan struct{} // 1-slot: written while paused
-	idle   time.Duration // since the last trim tick that saw a write
+	db       *badger.DB
+	paused   atomic.Bool
+	quietFor time.Duration // since the last trim tick that found a level to compact
+	ticks    atomic.Int64  // trim ticks seen (tests)
 }
 
-func newCompactors(db *badger.DB) *compactors {
-	return &compactors{db: db, resume: make(chan struct{}, 1)}
-}
+func newCompactors(db *badger.DB) *compactors { return &compactors{db: db} }
 
-// wrote is called by the committer after each written group: a paused
-// store's gcLoop starts the compactors again. It never blocks.
-func (c *compactors) wrote() {
-	if c.paused.Load() {
-		select {
-		case c.resume <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// tick is told, at each trim tick, whether the store wrote since the
-// last and how long the tick waited since the last.
-func (c *compactors) tick(wrote bool, waited time.Duration) {
-	if wrote {
-		c.idle = 0
+// tick is told, at each trim tick, how long it waited since the last.
+func (c *compactors) tick(waited time.Duration) {
+	c.ticks.Add(1)
+	if !c.quiet() {
+		c.quietFor = 0
 		c.start()
 		return
 	}
-	c.idle += waited
-	switch quiet := c.quiet(); {
-	case c.paused.Load() && !quiet:
-		c.start()
-	case !c.paused.Load() && quiet && c.idle >= compactionIdle():
+	c.quietFor += waited
+	if !c.paused.Load() && c.quietFor >= compactionIdle() {
 		badgerStopCompactions(c.db)
 		c.paused.Store(true)
 	}
@@ -86,7 +73,7 @@ func (c *compactors) start() {
 	if c.paused.Load() {
 		badgerStartCompactions(c.db)
 		c.paused.Store(false)
-		c.idle = 0
+		c.quietFor = 0
 	}
 }
 

@@ -34,10 +34,12 @@ func waitCompactors(t *testing.T, what string, want func(int) bool) {
 	}
 }
 
-// An idle store stops Badger's compactors and a write starts them again;
-// the store reads and writes as before throughout, and closes cleanly
-// while they are stopped.
-func TestCompactorsPauseWhileIdle(t *testing.T) {
+// The compactors pause once no level needs them, and a write that
+// leaves every level so does not start them again (it used to: under a
+// light load they then woke 40 times a second beside the events); the
+// store reads and writes as before throughout, and closes cleanly while
+// they are stopped.
+func TestCompactorsStayPausedThroughWrites(t *testing.T) {
 	// Restored after the store's Close (cleanups run last first): its
 	// gcLoop reads trimInterval until then.
 	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
@@ -50,14 +52,57 @@ func TestCompactorsPauseWhileIdle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitCompactors(t, "after a write", func(n int) bool { return n > 0 })
+	waitTicks(t, s, 3)
+	if n := compactorsRunning(); !paused(n) {
+		t.Fatalf("%d compactor goroutines three trim ticks after a write that left every level quiet", n)
+	}
 	if e, err := s.GetEvent("acme", res.IDs[0]); err != nil || string(e.Data) != `{"n":1}` {
 		t.Fatalf("GetEvent = %v, %v", e, err)
 	}
-	waitCompactors(t, "idle again", paused)
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close with the compactors paused: %v", err)
 	}
+}
+
+// waitTicks waits until gcLoop has made n more trim ticks.
+func waitTicks(t *testing.T, s *Store, n int64) {
+	t.Helper()
+	want := s.compactors.ticks.Load() + n
+	deadline := time.Now().Add(10 * time.Second)
+	for s.compactors.ticks.Load() < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d trim ticks in 10 s; want %d", n-(want-s.compactors.ticks.Load()), n)
+		}
+		time.Sleep(time.Millisecond) // another goroutine's timer: nothing to wait on
+	}
+}
+
+// Paused compactors start once L0 fills to Badger's trigger (memtable
+// flushes), compact it, and pause again once every level is quiet.
+func TestCompactorsStartWhenL0Fills(t *testing.T) {
+	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
+	trimInterval = 5 * time.Millisecond
+	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: 1 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	paused := func(n int) bool { return n == 0 && s.compactors.paused.Load() }
+	waitCompactors(t, "idle", paused)
+	ids := appendHundreds(t, s, 200, tableData) // ~9 MB in 1 MiB memtables: L0 reaches 5 tables
+	deadline := time.Now().Add(20 * time.Second)
+	for below := 0; below == 0; {
+		for _, l := range s.db.Levels()[1:] {
+			below += l.NumTables
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no table compacted out of L0 20 s after ~9 MB (L0 %d tables, compactors paused %v)",
+				s.db.Levels()[0].NumTables, s.compactors.paused.Load())
+		}
+		time.Sleep(5 * time.Millisecond) // Badger's flushes and compactions: nothing to wait on
+	}
+	waitCompactors(t, "quiet again", paused)
+	readsBack(t, s, ids, tableData, "after the compaction")
 }
 
 // A store whose L0 holds fewer tables than Badger compacts (its score
@@ -83,10 +128,10 @@ func TestCompactorsPauseWithTablesInL0(t *testing.T) {
 	}
 }
 
-// The compactors pause after compactionIdle without a write, however
-// often the trims tick meanwhile (every 62 ms while tables are busy):
-// counting ticks would stop and start them several times a second under
-// a light load.
+// The compactors pause after compactionIdle with every level quiet,
+// however often the trims tick meanwhile (every 62 ms while tables are
+// busy): counting ticks would stop and start them several times a second
+// under a light load.
 func TestCompactorsPauseAfterIdleTime(t *testing.T) {
 	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
 	trimInterval = time.Hour // gcLoop never ticks: the test does
@@ -94,18 +139,14 @@ func TestCompactorsPauseAfterIdleTime(t *testing.T) {
 	c := s.compactors
 	step := compactionIdle() / 32
 	for range 31 {
-		c.tick(false, step)
+		c.tick(step)
 	}
 	if c.paused.Load() {
-		t.Fatalf("paused after %v without a write, under compactionIdle (%v)", 31*step, compactionIdle())
+		t.Fatalf("paused after %v quiet, under compactionIdle (%v)", 31*step, compactionIdle())
 	}
-	c.tick(false, step)
+	c.tick(step)
 	if !c.paused.Load() {
-		t.Fatalf("not paused after %v without a write", 32*step)
-	}
-	c.tick(true, step)
-	if c.paused.Load() {
-		t.Fatal("still paused after a tick that saw a write")
+		t.Fatalf("not paused after %v quiet", 32*step)
 	}
 }
 

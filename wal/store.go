@@ -544,8 +544,8 @@ func (s *Store) gcLoop() {
 	defer t.Stop()
 	// Pages come into RSS by writes and by reads: an idle store (pace)
 	// still trims, every 2 s, what reads alone brought in.
-	// The same ticks pause Badger's compactors on an idle store
-	// (compactions.go).
+	// The same ticks pause Badger's compactors while no level needs
+	// them (compactions.go).
 	seen := s.writes.Load()
 	waited := trimInterval // what trim was last set to
 	var swept time.Time    // the last expiry sweep; the first GC tick sweeps
@@ -555,12 +555,10 @@ func (s *Store) gcLoop() {
 		select {
 		case <-s.gcStop:
 			return
-		case <-s.compactors.resume:
-			s.compactors.start()
 		case <-trim.C:
 			busy := s.trimMaps(false)
-			wrote, next := s.pace(trimInterval, &seen)
-			s.compactors.tick(wrote, waited)
+			_, next := s.pace(trimInterval, &seen)
+			s.compactors.tick(waited)
 			if busy {
 				next = trimInterval / busyTrims
 			}
