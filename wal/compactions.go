@@ -51,7 +51,12 @@ type compactors struct {
 	ticks    atomic.Int64  // trim ticks seen (tests)
 }
 
-func newCompactors(db *badger.DB) *compactors { return &compactors{db: db} }
+// newCompactors: Badger starts its compactors at Open; if every level is
+// quiet then, they stop at the first trim tick (a store that opens with
+// work, L0 tables a replay flushed, keeps them until it is done).
+func newCompactors(db *badger.DB) *compactors {
+	return &compactors{db: db, quietFor: compactionIdle()}
+}
 
 // tick is told, at each trim tick, how long it waited since the last.
 func (c *compactors) tick(waited time.Duration) {

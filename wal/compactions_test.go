@@ -128,15 +128,21 @@ func TestCompactorsPauseWithTablesInL0(t *testing.T) {
 	}
 }
 
-// The compactors pause after compactionIdle with every level quiet,
-// however often the trims tick meanwhile (every 62 ms while tables are
-// busy): counting ticks would stop and start them several times a second
-// under a light load.
+// A store that opens quiet stops the compactors Badger starts at the
+// first tick. Once they have run, they pause after compactionIdle with
+// every level quiet, however often the trims tick meanwhile (every 62 ms
+// while tables are busy): counting ticks would stop and start them
+// several times a second under a light load.
 func TestCompactorsPauseAfterIdleTime(t *testing.T) {
 	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
 	trimInterval = time.Hour // gcLoop never ticks: the test does
 	s := openTest(t, "")
 	c := s.compactors
+	c.tick(time.Nanosecond)
+	if !c.paused.Load() {
+		t.Fatal("a store opened with every level quiet: compactors still running after the first tick")
+	}
+	c.start() // as after a compaction: quiet from now on
 	step := compactionIdle() / 32
 	for range 31 {
 		c.tick(step)
