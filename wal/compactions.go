@@ -12,15 +12,15 @@ import (
 // ever, to look for a level worth compacting. Mostly there is none, and
 // those wake-ups were most of what an idle hookd cost: ~20 a second,
 // ~0.5% of a core on this project's 2-core VM (a process doing nothing
-// else but four such tickers measured the same); under a light load they
-// came on top of every event's own wake-up (40 a second, ~8% of a
-// trickle's CPU). The store therefore runs the compactors only while a
-// level needs them (quiet: the test they apply) and for compactionIdle
-// after; a write alone does not start them, as only a memtable flush or
-// a compaction can make a level need one, and the next trim tick (at
-// most 250 ms away while the store writes, 62 ms while its tables
-// change, 2 s when idle) sees it. What gets compacted is unchanged:
-// paused compactors would have found nothing to do.
+// else but four such tickers measured the same), and under a steady
+// light load they ran for ever beside the events' own wake-ups (at 20
+// events/s, a third of the CPU). The store therefore runs the
+// compactors only while a level needs them (quiet: the test they apply)
+// and for compactionIdle after; a write alone does not start them, as
+// only a memtable flush or a compaction can make a level need one, and
+// the next trim tick (at most 250 ms away while the store writes, 62 ms
+// while its tables change, 2 s when idle) sees it. What gets compacted
+// is unchanged: paused compactors would have found nothing to do.
 //
 // Badger offers no call for this; its unexported DB.stopCompactions and
 // DB.startCompactions (what its own Flatten and DropAll use around their
