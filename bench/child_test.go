@@ -60,3 +60,15 @@ func TestProcCPU(t *testing.T) {
 }
 
 var sink int
+
+// faultCost measures something on Linux (a page fault takes time) and
+// nothing elsewhere; how much is the machine's business, not the test's.
+func TestFaultCost(t *testing.T) {
+	d := faultCost()
+	if runtime.GOOS == "linux" && d <= 0 {
+		t.Fatalf("faultCost = %v on Linux", d)
+	}
+	if runtime.GOOS != "linux" && d != 0 {
+		t.Fatalf("faultCost = %v off Linux, where it is not measured", d)
+	}
+}

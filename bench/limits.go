@@ -29,6 +29,10 @@ type Ceilings struct {
 	Fsync1, Fsync100   float64
 	FsyncP50, FsyncP99 time.Duration
 	FsyncCPU           time.Duration
+	// A page fault on fresh anonymous memory, per 4 KiB page (0: not
+	// measured on this system). Not a ceiling of any figure: what the
+	// machine charges for memory hookd touches for the first time.
+	Fault time.Duration
 }
 
 // LatencyFloor is one raw fsync and one loopback round trip: the least a
@@ -96,6 +100,8 @@ func measureCeilings(ctx context.Context, l *Lab) (Ceilings, error) {
 		return c, err
 	}
 	c.Fsync100 = f100.perSec
+	l.prog.set("ceilings: page faults")
+	c.Fault = faultCost()
 	return c, nil
 }
 
@@ -110,6 +116,9 @@ func runLimits(ctx context.Context, l *Lab) error {
 	l.fig(Figure{Name: "write+fdatasync p50", Value: ms(c.FsyncP50), Unit: "ms"})
 	l.fig(Figure{Name: "write+fdatasync p99", Value: ms(c.FsyncP99), Unit: "ms"})
 	l.fig(Figure{Name: "CPU per write+fdatasync", Value: ms(c.FsyncCPU), Unit: "CPU-ms"})
+	if c.Fault > 0 {
+		l.fig(Figure{Name: "page fault, fresh anonymous memory", Value: float64(c.Fault) / float64(time.Microsecond), Unit: "µs/page"})
+	}
 	return nil
 }
 

@@ -10,6 +10,9 @@ import (
 // threadCPU is unknown off Linux: 0, and the CPU-per-sync figure reads 0.
 func threadCPU() time.Duration { return 0 }
 
+// faultCost is not measured off Linux: 0, and the figure is left out.
+func faultCost() time.Duration { return 0 }
+
 // fdatasync is f.Sync (fsync) where the store uses it too
 // (wal/fdatasync_other.go).
 func fdatasync(f *os.File) error { return f.Sync() }
