@@ -29,6 +29,9 @@ type Ceilings struct {
 	Fsync1, Fsync100   float64
 	FsyncP50, FsyncP99 time.Duration
 	FsyncCPU           time.Duration
+	// Badger alone (badgerCommit), 64 writers: entries/s committed one a
+	// transaction and 100 a transaction, synced by Badger's group commit.
+	Badger1, Badger100 float64
 	// A page fault on fresh anonymous memory, per 4 KiB page (0: not
 	// measured on this system). Not a ceiling of any figure: what the
 	// machine charges for memory hookd touches for the first time.
@@ -100,6 +103,13 @@ func measureCeilings(ctx context.Context, l *Lab) (Ceilings, error) {
 		return c, err
 	}
 	c.Fsync100 = f100.perSec
+	l.prog.set("ceilings: Badger's group commit")
+	if c.Badger1, err = badgerCommit(ctx, l.tmp, ceilClients, 1, size, d); err != nil {
+		return c, err
+	}
+	if c.Badger100, err = badgerCommit(ctx, l.tmp, ceilClients, ceilBigEvents, size, d); err != nil {
+		return c, err
+	}
 	l.prog.set("ceilings: page faults")
 	c.Fault = faultCost()
 	return c, nil
@@ -116,6 +126,8 @@ func runLimits(ctx context.Context, l *Lab) error {
 	l.fig(Figure{Name: "write+fdatasync p50", Value: ms(c.FsyncP50), Unit: "ms"})
 	l.fig(Figure{Name: "write+fdatasync p99", Value: ms(c.FsyncP99), Unit: "ms"})
 	l.fig(Figure{Name: "CPU per write+fdatasync", Value: ms(c.FsyncCPU), Unit: "CPU-ms"})
+	l.fig(Figure{Name: "Badger group commit, 1 entry a transaction, 64 writers", Value: c.Badger1, Unit: "events/s"})
+	l.fig(Figure{Name: "Badger group commit, 100 entries a transaction, 64 writers", Value: c.Badger100, Unit: "events/s"})
 	if c.Fault > 0 {
 		l.fig(Figure{Name: "page fault, fresh anonymous memory", Value: float64(c.Fault) / float64(time.Microsecond), Unit: "µs/page"})
 	}
