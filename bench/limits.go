@@ -32,7 +32,7 @@ type Ceilings struct {
 	// Badger alone (badgerCommit), 64 writers: entries/s committed one a
 	// transaction and 100 a transaction, synced by Badger's group commit.
 	Badger1, Badger100 float64
-	// A page fault on fresh anonymous memory, per 4 KiB page (0: not
+	// A page fault on fresh anonymous memory, per page (0: not
 	// measured on this system). Not a ceiling of any figure: what the
 	// machine charges for memory hookd touches for the first time.
 	Fault time.Duration

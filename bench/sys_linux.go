@@ -31,14 +31,16 @@ func IsTerminal(f *os.File) bool {
 
 // faultCost is the wall time of a page fault on fresh anonymous memory
 // (the kernel maps and zeroes a page on its first touch): the median of
-// three runs over 16 MiB, per 4 KiB page. Where memory is paged through
+// three runs over 16 MiB, per page (as the system maps anonymous memory
+// by default: transparent huge pages make it cheaper per 4 KiB). Where memory is paged through
 // a hypervisor's shadow page tables it is tens of times dearer than on
 // bare metal or a guest with nested paging, and so is everything hookd
 // does that touches fresh pages: a memtable rotation allocates ~10,000.
 func faultCost() time.Duration {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	const size, page = 16 << 20, 4096
+	const size = 16 << 20
+	page := os.Getpagesize()
 	var runs []time.Duration
 	for range 3 {
 		b, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
@@ -49,7 +51,7 @@ func faultCost() time.Duration {
 		for i := 0; i < size; i += page {
 			b[i] = 1
 		}
-		runs = append(runs, time.Since(t0)/(size/page))
+		runs = append(runs, time.Since(t0)/time.Duration(size/page))
 		_ = unix.Munmap(b)
 	}
 	slices.Sort(runs)
