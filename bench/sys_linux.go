@@ -31,11 +31,12 @@ func IsTerminal(f *os.File) bool {
 
 // faultCost is the wall time of a page fault on fresh anonymous memory
 // (the kernel maps and zeroes a page on its first touch): the median of
-// three runs over 16 MiB, per page (as the system maps anonymous memory
-// by default: transparent huge pages make it cheaper per 4 KiB). Where memory is paged through
-// a hypervisor's shadow page tables it is tens of times dearer than on
-// bare metal or a guest with nested paging, and so is everything hookd
-// does that touches fresh pages: a memtable rotation allocates ~10,000.
+// three runs over 16 MiB, per page, as the system maps anonymous memory
+// by default (transparent huge pages would make it cheaper). Where memory
+// is paged through a hypervisor's shadow page tables it is tens of times
+// dearer than on bare metal or a guest with nested paging, and so is
+// everything hookd does that touches fresh pages: a memtable rotation
+// allocates ~10,000.
 func faultCost() time.Duration {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
