@@ -52,7 +52,8 @@ func TestCompactorsStayPausedThroughWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitTicks(t, s, 3)
+	ticks := s.compactors.ticks.Load()
+	waitFor(t, func() bool { return s.compactors.ticks.Load() >= ticks+3 })
 	if n := compactorsRunning(); !paused(n) {
 		t.Fatalf("%d compactor goroutines three trim ticks after a write that left every level quiet", n)
 	}
@@ -64,28 +65,12 @@ func TestCompactorsStayPausedThroughWrites(t *testing.T) {
 	}
 }
 
-// waitTicks waits until gcLoop has made n more trim ticks.
-func waitTicks(t *testing.T, s *Store, n int64) {
-	t.Helper()
-	want := s.compactors.ticks.Load() + n
-	deadline := time.Now().Add(10 * time.Second)
-	for s.compactors.ticks.Load() < want {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d trim ticks in 10 s; want %d", n-(want-s.compactors.ticks.Load()), n)
-		}
-		time.Sleep(time.Millisecond) // another goroutine's timer: nothing to wait on
-	}
-}
-
 // Paused compactors start once L0 fills to Badger's trigger (memtable
 // flushes), compact it, and pause again once every level is quiet.
 func TestCompactorsStartWhenL0Fills(t *testing.T) {
 	t.Cleanup(func(d time.Duration) func() { return func() { trimInterval = d } }(trimInterval))
 	trimInterval = 5 * time.Millisecond
-	s, err := Open(Options{Dir: t.TempDir(), MemTableSize: 1 << 20, ValueThreshold: 1 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := tablesStore(t, 0) // opened, nothing written yet
 	t.Cleanup(func() { s.Close() })
 	paused := func(n int) bool { return n == 0 && s.compactors.paused.Load() }
 	waitCompactors(t, "idle", paused)
