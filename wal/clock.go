@@ -60,8 +60,10 @@ func (c *clock) read() (txn *badger.Txn, done func()) {
 		c.mu.Lock()
 		if c.open[ts]--; c.open[ts] == 0 {
 			delete(c.open, ts)
+			if ts == c.discard { // the oldest reader: the point can move
+				c.advanceLocked()
+			}
 		}
-		c.advanceLocked()
 		c.mu.Unlock()
 	}
 }
