@@ -1,7 +1,7 @@
 # hookd: one static binary in a distroless image, running as uid 65532.
 #   docker build --build-arg VERSION=$(git describe --tags --always) \
 #                --build-arg COMMIT=$(git rev-parse --short HEAD) -t hookd .
-# .ci/run builds the binary with the same command and flags (ci/build.sh)
+# .ci/run builds the binary with the same command and flags (.ci/build.sh)
 # and runs it as 65532 against a data dir owned as /data is here.
 FROM golang:1.26 AS build
 ARG VERSION=dev

@@ -57,9 +57,18 @@ func TestREADMEWalkthrough(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "hookd"), exe, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Twice in the same directory: a user who runs it again must get the
+	// same (nothing of the first run may be in the way).
+	for round := 1; round <= 2; round++ {
+		walkthrough(t, dir, script.String(), round)
+	}
+}
+
+func walkthrough(t *testing.T, dir, script string, round int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
+	cmd := exec.CommandContext(ctx, "bash", "-c", script)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOOKD_LOG_LEVEL=info")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the background jobs too
@@ -79,14 +88,14 @@ func TestREADMEWalkthrough(t *testing.T) {
 		return b.String()
 	}
 	if err != nil {
-		t.Fatalf("the README's walk-through failed: %v\n%s\n%s", err, out, logs())
+		t.Fatalf("the README's walk-through failed (run %d): %v\n%s\n%s", round, err, out, logs())
 	}
 	for _, want := range []string{"verified evt_", `"duplicates":1`, `"orderId":"B2"`, "401", `{"results":[],"nextCursor":null}`, `"success":true`} {
 		if !strings.Contains(string(out), want) {
-			t.Errorf("walk-through output lacks %q:\n%s\n%s", want, out, logs())
+			t.Errorf("walk-through output (run %d) lacks %q:\n%s\n%s", round, want, out, logs())
 		}
 	}
 	if strings.Contains(string(out), "REJECTED") {
-		t.Errorf("the receiver rejected a signature:\n%s", out)
+		t.Errorf("the receiver rejected a signature (run %d):\n%s", round, out)
 	}
 }

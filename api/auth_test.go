@@ -88,6 +88,9 @@ func TestJWTAttacks(t *testing.T) {
 			if r.status != tt.status {
 				t.Errorf("status = %d, want %d: %s", r.status, tt.status, r.body)
 			}
+			if got := r.header.Get("WWW-Authenticate"); r.status == 401 && got != `Bearer realm="hookd"` {
+				t.Errorf("WWW-Authenticate = %q on a 401, want the bearer challenge", got)
+			}
 		})
 	}
 	for _, h := range []string{"", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "bearer " + good + " extra"} {

@@ -115,6 +115,10 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, err error) {
 		ctx.SetBody(shape(e, cid))
 		return
 	}
+	if e.Status == 401 {
+		// RFC 6750: how to authenticate (a JWT or an API key, as a bearer).
+		ctx.Response.Header.Set("WWW-Authenticate", `Bearer realm="hookd"`)
+	}
 	p := problem{Type: "about:blank", Title: http.StatusText(e.Status), Status: e.Status,
 		Detail: e.Detail, Code: e.Code, Field: e.Field, CorrelationID: cid}
 	b, _ := json.Marshal(p)
