@@ -386,10 +386,18 @@ func (s *Store) commitGroup(ops []*op) []*op {
 	if len(done) == 0 {
 		return rest
 	}
-	if g.vlog {
+	err := s.write(g.entries)
+	if g.vlog && err == nil {
+		// After the write, not before: a sync already under way (the
+		// previous group's, while this one is lazy or did not fit beside
+		// it) may clear the mark at any moment, and only a sync that
+		// starts after the values are in the file covers them. Marked
+		// before the write, that sync could take the mark, sync the value
+		// log before the values landed, and leave this group's next sync
+		// with the memtable log alone: values its keys point to, not on
+		// disk after a power cut.
 		s.vlogDirty.Store(true)
 	}
-	err := s.write(g.entries)
 	if errors.Is(err, badger.ErrTxnTooBig) {
 		// Our estimate disagreed with Badger's; nothing was written.
 		for _, o := range done {
@@ -469,6 +477,9 @@ func (g *group) rollback(mark int, markSize, markVlog, markInl int64) {
 func (s *Store) write(entries []entry) error {
 	if e := s.injectErr.Load(); e != nil {
 		return *e
+	}
+	if f := s.beforeWrite.Load(); f != nil {
+		(*f)()
 	}
 	if len(entries) == 0 {
 		return nil

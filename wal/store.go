@@ -153,6 +153,7 @@ type Store struct {
 	injectErr     atomic.Pointer[error]
 	injectSyncErr atomic.Pointer[error]
 	beforeSync    atomic.Pointer[func()] // tests: runs before each sync
+	beforeWrite   atomic.Pointer[func()] // tests: runs before each group's write
 
 	backups backups // the backup being written, if any (backup.go)
 }

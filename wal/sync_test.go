@@ -2,11 +2,14 @@ package wal
 
 import (
 	"bytes"
+	"crypto/rand"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -259,3 +262,36 @@ func TestValueLogSyncedWhenMemtableRotates(t *testing.T) {
 // would: the store turns fail-stop at its next durable write. Exported for
 // the conformance suite's harness (conformance_test.go, package wal_test).
 func FailSyncs(s *Store, err error) { s.injectSyncErr.Store(&err) }
+
+// A sync that starts while a group is being written (the previous
+// group's, as the committer writes lazy ops or what did not fit beside
+// it during that sync) must not take the group's value-log mark: only a
+// sync that starts once the values are in the file covers them, so the
+// group's own sync must sync the value log again.
+func TestValueLogMarkOutlivesASyncDuringTheWrite(t *testing.T) {
+	s := openTest(t, "")
+	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "https://example.com/h", IsActive: true, MaxBatchSize: 1}
+	if err := s.CreateWebhook(w); err != nil { // events no webhook takes are not stored
+		t.Fatal(err)
+	}
+	var mid atomic.Int64
+	var once sync.Once
+	hook := func() {
+		once.Do(func() {
+			if err := s.syncFiles(); err != nil {
+				t.Error(err)
+			}
+			mid.Store(s.vlogs.syncs.Load())
+		})
+	}
+	s.beforeWrite.Store(&hook)
+	raw := make([]byte, inlineMax)
+	rand.Read(raw)
+	data := fmt.Sprintf(`{"x":"%x"}`, raw) // past what may stay in the LSM tree, even compressed
+	if _, err := s.Append("acme", []EventInput{ev("a.b", "", data)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.vlogs.syncs.Load(); got <= mid.Load() {
+		t.Errorf("the value log was last synced by a sync that started during the write (%d syncs, %d then): the event's value is not covered", got, mid.Load())
+	}
+}
