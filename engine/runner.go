@@ -199,7 +199,22 @@ func (e *Engine) rewrite(f wal.Fence, tenant string, webhook, id wal.ID, fn func
 const (
 	maxOpenEvents = 4096 // events one open reads (more for one batch larger than this)
 	maxOpening    = 16   // opens running at once; the others wait in the loop, in order
+	// maxOpenBytes bounds the events' data one open reads (at least one
+	// event): 4,096 events of the largest size allowed would be a GiB.
+	maxOpenBytes = 8 << 20
+	// openChunk is how many events an open reads before it knows their
+	// size; then as many as the bytes left allow at the largest size
+	// seen, up to openChunkMax.
+	openChunk    = 16
+	openChunkMax = 256
 )
+
+// MaxBatchBytes bounds a batch by its events' data, whatever maxBatchSize
+// allows: a batch closes before the next event would take it past this
+// (an event larger alone is a batch of one). It bounds the request body
+// of an attempt and every read of a batch (a retry, GET of a batch): with
+// maxBatchSize 1000 and events of 256 KiB a batch was a quarter of a GB.
+const MaxBatchBytes = 4 << 20
 
 // open performs ActOpen: it takes events from the queue into new batches,
 // stored before their first attempt. Reading the queue is one open at a
@@ -225,6 +240,9 @@ func (e *Engine) open(a Action) {
 	t := e.take(a, w, from, known, now)
 	var prev, mine *openTicket
 	e.mu.Lock()
+	if t.more {
+		asked = t.events + t.gone // as if all that was asked for: more is queued
+	}
 	e.core.Took(now, a.Hook, len(t.batches), t.events+t.gone, asked, t.next)
 	if t.took {
 		e.taken[a.Hook] = t.to
@@ -333,6 +351,7 @@ type taking struct {
 	events   int        // events in the batches
 	gone     int        // queue entries of events no longer stored (retention ended)
 	took     bool       // anything was taken: the open consumes (from, to]
+	more     bool       // stopped at maxOpenBytes: the queue holds more than was asked for
 	from, to wal.Cursor // the cursor the read began after, and where it ended
 	next     time.Time
 }
@@ -362,22 +381,39 @@ func (e *Engine) take(a Action, w *wal.Webhook, from wal.Cursor, known bool, now
 		t.next = q[asked].Event.Time()
 		q = q[:asked]
 	}
-	ids := make([]wal.ID, len(q))
-	for i, x := range q {
-		ids[i] = x.Event
-	}
-	loaded, err := e.store.GetEvents(w.Tenant, ids)
-	if err != nil {
-		e.log.Error("engine: load events", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
-		return taking{}
-	}
-	events := loaded[:0:0]
-	for _, ev := range loaded {
-		if ev == nil {
-			t.gone++
-		} else {
-			events = append(events, ev)
+	// Read the events a chunk at a time, up to maxOpenBytes of data.
+	var events []*wal.Event
+	n, used, biggest := 0, 0, 0 // queue entries read, bytes of data, the largest event's
+	for n < len(q) && (n == 0 || used < maxOpenBytes) {
+		chunk := openChunk
+		if biggest > 0 {
+			chunk = min(max((maxOpenBytes-used)/biggest, 1), openChunkMax)
 		}
+		part := q[n:min(n+chunk, len(q))]
+		ids := make([]wal.ID, len(part))
+		for i, x := range part {
+			ids[i] = x.Event
+		}
+		loaded, err := e.store.GetEvents(w.Tenant, ids)
+		if err != nil {
+			e.log.Error("engine: load events", zap.String("webhookId", a.Hook.Text("wh_")), zap.Error(err))
+			return taking{}
+		}
+		for _, ev := range loaded {
+			if ev == nil {
+				t.gone++
+				continue
+			}
+			events = append(events, ev)
+			used += eventBytes(ev)
+			biggest = max(biggest, eventBytes(ev))
+		}
+		n += len(part)
+	}
+	if n < len(q) {
+		// The bytes ran out first: the queue holds more than was taken.
+		t.next, t.more = q[n].Event.Time(), true
+		q = q[:n]
 	}
 	if t.gone > 0 {
 		e.log.Warn("engine: queued events no longer stored (retention) are skipped",
@@ -386,19 +422,26 @@ func (e *Engine) take(a Action, w *wal.Webhook, from wal.Cursor, known bool, now
 	if len(q) > 0 {
 		t.took, t.from, t.to = true, from, q[len(q)-1].At
 	}
-	for i := 0; i < len(events); i += a.Size {
-		chunk := events[i:min(i+a.Size, len(events))]
-		b := e.core.OpenBatch(now, e.store.NewID(), w, chunk)
-		size := 0
-		for _, ev := range chunk {
-			size += len(ev.Data) + 128
+	// Batches of up to a.Size events and MaxBatchBytes of data.
+	for len(events) > 0 {
+		k, size := 0, 0
+		for k < len(events) && k < a.Size && (k == 0 || size+eventBytes(events[k]) <= MaxBatchBytes) {
+			size += eventBytes(events[k])
+			k++
 		}
+		chunk := events[:k:k]
+		events = events[k:]
+		b := e.core.OpenBatch(now, e.store.NewID(), w, chunk)
 		t.batches = append(t.batches, b)
-		t.fresh = append(t.fresh, &freshBatch{batch: b, events: chunk, size: size})
+		t.fresh = append(t.fresh, &freshBatch{batch: b, events: chunk, size: size + 128*len(chunk)})
+		t.events += len(chunk)
 	}
-	t.events = len(events)
 	return t
 }
+
+// eventBytes is what an event weighs against MaxBatchBytes and
+// maxOpenBytes: its data.
+func eventBytes(ev *wal.Event) int { return len(ev.Data) }
 
 // send performs ActSend: one attempt of a batch, then its record. ctx
 // ends when Close runs out of time: the send is cut off.

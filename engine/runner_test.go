@@ -595,3 +595,33 @@ func TestOpensBounded(t *testing.T) {
 		t.Errorf("at most %d opens at once, want %d", m, maxOpening)
 	}
 }
+
+// A batch closes at MaxBatchBytes of event data whatever maxBatchSize
+// allows, and one open reads at most maxOpenBytes (then opens again for
+// the rest): 40 events of 512 KiB queued at once for a webhook of
+// maxBatchSize 1000 go out in requests of at most 4 MiB, all of them.
+func TestBatchesBoundedByBytes(t *testing.T) {
+	rc := newSink(t)
+	r := startRig(t, "", nil, CoreOptions{}) // the real clock: the queue's times are the wall clock's
+	const n = 40
+	big := []byte(`"` + strings.Repeat("x", 512<<10) + `"`)
+	evs := make([]wal.EventInput, n)
+	for i := range evs {
+		evs[i] = wal.EventInput{Type: "t", Data: big}
+	}
+	r.webhook(t, rc.srv.URL, 1000)
+	if _, err := r.store.Append("acme", evs); err != nil { // queued at once: one open takes them
+		t.Fatal(err)
+	}
+	got := 0
+	for got < n {
+		body := recv(t, rc.got, fmt.Sprintf("a request (%d of %d events so far)", got, n))
+		if len(body) > MaxBatchBytes+64<<10 {
+			t.Fatalf("a request of %d bytes, over MaxBatchBytes (%d)", len(body), MaxBatchBytes)
+		}
+		got += strings.Count(string(body), `"type":"t"`)
+	}
+	if got != n {
+		t.Fatalf("%d events delivered, want %d", got, n)
+	}
+}
