@@ -58,7 +58,7 @@ type Deliverer interface {
 	WebhookDeleted(tenant string, id wal.ID)
 	Replay(tenant string, webhook, batch wal.ID) (wal.ID, error)
 	SendExpired(tenant string, f engine.ExpiredFilter) (int, error)
-	Ping(ctx context.Context, w *wal.Webhook) engine.PingResult
+	Ping(ctx context.Context, w *wal.Webhook) (engine.PingResult, error)
 	Health(id wal.ID) engine.Health
 	Counters() engine.Counters
 	State(top int) engine.State

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"hookd/engine"
@@ -238,7 +239,17 @@ func (s *Server) opPing(p *Principal, hook wal.ID) (engine.PingResult, error) {
 	}
 	c, cancel := context.WithTimeout(context.Background(), s.cfg.Delivery.Timeout.Duration+time.Second)
 	defer cancel()
-	return s.engine.Ping(c, w), nil
+	r, err := s.engine.Ping(c, w)
+	return r, probeErr(err)
+}
+
+// probeErr is the answer to a ping or probe the engine did not send.
+func probeErr(err error) error {
+	if errors.Is(err, engine.ErrProbeBusy) {
+		return &Error{Status: 429, Code: codeRateLimited, RetryAfter: 1,
+			Detail: "a ping or probe of this webhook, or too many to its destination, is in flight: try again when it ended"}
+	}
+	return err
 }
 
 // heartbeat is a webhook's health and, when probed, a live ping's result.
@@ -262,7 +273,10 @@ func (s *Server) opHeartbeat(p *Principal, hook wal.ID, probe bool) (heartbeat, 
 	if probe {
 		c, cancel := context.WithTimeout(context.Background(), s.cfg.Delivery.Timeout.Duration+time.Second)
 		defer cancel()
-		r := s.engine.Ping(c, w)
+		r, err := s.engine.Ping(c, w)
+		if err != nil {
+			return heartbeat{}, probeErr(err)
+		}
 		hb.Probe = &r
 	}
 	return hb, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"hookd/wal"
@@ -125,9 +126,55 @@ type PingResult struct {
 	Error      string
 }
 
+// Probes (pings, heartbeat probes) go around the batches' per-destination
+// fairness (fair.go): these bound them, so that no caller can take a
+// destination's connections from the deliveries to it, or make it a
+// stream of signed requests: one probe a webhook at a time, and
+// maxProbesPerDest a destination (of its 64 connections).
+const maxProbesPerDest = 4
+
+// ErrProbeBusy: a probe of the webhook, or maxProbesPerDest of its
+// destination, is in flight; try again once it ended.
+var ErrProbeBusy = errors.New("a probe of this webhook (or too many of its destination) is in flight")
+
+type probes struct {
+	mu    sync.Mutex
+	hooks map[wal.ID]struct{}
+	dests map[string]int
+}
+
+// start admits a probe of w, or reports false; end releases it.
+func (p *probes) start(w *wal.Webhook) (end func(), ok bool) {
+	dest := destOf(w.URL)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, busy := p.hooks[w.ID]; busy || p.dests[dest] >= maxProbesPerDest {
+		return nil, false
+	}
+	if p.hooks == nil {
+		p.hooks, p.dests = map[wal.ID]struct{}{}, map[string]int{}
+	}
+	p.hooks[w.ID] = struct{}{}
+	p.dests[dest]++
+	return func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		delete(p.hooks, w.ID)
+		if p.dests[dest]--; p.dests[dest] <= 0 {
+			delete(p.dests, dest)
+		}
+	}, true
+}
+
 // Ping sends a signed webhook.ping event to the webhook now, outside the
-// log and the batches.
-func (e *Engine) Ping(ctx context.Context, w *wal.Webhook) PingResult {
+// log and the batches; ErrProbeBusy when one is already on its way
+// (probes).
+func (e *Engine) Ping(ctx context.Context, w *wal.Webhook) (PingResult, error) {
+	end, ok := e.probes.start(w)
+	if !ok {
+		return PingResult{}, ErrProbeBusy
+	}
+	defer end()
 	now := e.clock.Now()
 	ev := &wal.Event{ID: e.store.NewID(), Type: "webhook.ping", CreatedAt: now,
 		Data: fmt.Appendf(nil, `{"webhookId":%q}`, w.ID.Text("wh_"))}
@@ -141,7 +188,7 @@ func (e *Engine) Ping(ctx context.Context, w *wal.Webhook) PingResult {
 	} else if !out.Success {
 		out.Error = fmt.Sprintf("receiver answered %d", res.StatusCode)
 	}
-	return out
+	return out, nil
 }
 
 // Health reports a webhook's health as seen from its recent attempts.

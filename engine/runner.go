@@ -40,6 +40,8 @@ type Engine struct {
 	log   *zap.Logger
 	on    func(*wal.Batch, *wal.Attempt)
 
+	probes probes // pings and heartbeat probes in flight (ops.go)
+
 	mu    sync.Mutex // guards core, hooks, parts, fresh, taken, lastOpen, timer*
 	core  *Core
 	hooks map[wal.ID]*wal.Webhook
