@@ -397,3 +397,39 @@ func FuzzPortalSessionBody(f *testing.F) {
 		}
 	})
 }
+
+// A portal limited to some webhooks cannot tell whether an event it did
+// not receive exists, by its id or its idempotency key, on any route:
+// nCore's sendexpired with a notification_id answers 404 for it, as
+// GET /v1/events/{id} does, and 202 for an event one of its webhooks took.
+func TestPortalCannotProbeEventKeys(t *testing.T) {
+	ps := newPortalServer(t, "jwt")
+	a := ps.hook(t, ps.admin, `["a.x"]`)
+	ps.hook(t, ps.admin, `["c.x"]`)
+	portal := ps.portal(t, fmt.Sprintf(`{"webhookIds":[%q]}`, a))
+	for _, ev := range []string{`{"type":"c.x","data":{},"id":"payroll-2025-06"}`, `{"type":"a.x","data":{},"id":"mine-1"}`} {
+		if r := ps.as(ps.admin, "POST", "/v1/events", ev); r.status != 202 {
+			t.Fatalf("publish %s: %d %s", ev, r.status, r.body)
+		}
+	}
+	var other struct{ IDs []string }
+	r := ps.as(ps.admin, "POST", "/v1/events", `{"type":"c.x","data":{},"id":"payroll-2025-06"}`)
+	if err := json.Unmarshal(r.body, &other); err != nil || len(other.IDs) != 1 {
+		t.Fatalf("the other event's id: %s", r.body)
+	}
+	for _, ref := range []string{"payroll-2025-06", other.IDs[0], "payroll-2025-07"} {
+		if r := ps.as(portal, "GET", "/v1/events/"+ref, nil); r.status != 404 {
+			t.Errorf("GET /v1/events/%s as the portal: %d, want 404", ref, r.status)
+		}
+		if r := ps.as(portal, "POST", "/webhooks:sendexpired", fmt.Sprintf(`{"notification_id":%q}`, ref)); r.status != 404 {
+			t.Errorf("sendexpired %s as the portal: %d %s, want 404 (an event it did not receive does not exist to it)", ref, r.status, r.body)
+		}
+	}
+	// Its own event is found: queued to its webhook, or in a batch of it.
+	if r := ps.as(portal, "GET", "/v1/events/mine-1", nil); r.status != 200 {
+		t.Errorf("GET its own event by key: %d %s, want 200", r.status, r.body)
+	}
+	if r := ps.as(portal, "POST", "/webhooks:sendexpired", `{"notification_id":"mine-1"}`); r.status != 202 {
+		t.Errorf("sendexpired of its own event: %d %s, want 202", r.status, r.body)
+	}
+}

@@ -307,8 +307,28 @@ func (s *Server) opSendExpired(p *Principal, f engine.ExpiredFilter) (int, error
 }
 
 // opFindEvent resolves an event reference: an event id (evt_...) or an
-// idempotency key the event was published with.
+// idempotency key the event was published with. A portal limited to some
+// webhooks finds only events that went (or are queued) to one of them:
+// to it the others do not exist, so that no route of it (nCore's
+// sendexpired with a notification_id) tells whether a key was published.
 func (s *Server) opFindEvent(p *Principal, ref string) (wal.ID, error) {
+	id, err := s.findEvent(p, ref)
+	if err != nil || !p.limited() {
+		return id, err
+	}
+	ds, err := s.store.EventDeliveries(p.Tenant, id)
+	if err != nil {
+		return wal.ID{}, err
+	}
+	for _, d := range ds {
+		if p.sees(d.WebhookID) {
+			return id, nil
+		}
+	}
+	return wal.ID{}, errNotFound("event")
+}
+
+func (s *Server) findEvent(p *Principal, ref string) (wal.ID, error) {
 	if id, err := wal.ParseID("evt_", ref); err == nil {
 		if _, err := s.store.GetEvent(p.Tenant, id); err == nil {
 			return id, nil
