@@ -47,7 +47,11 @@ func TestCreateRefusesEveryForbiddenClass(t *testing.T) {
 	}
 	for _, h := range hosts {
 		t.Run(h, func(t *testing.T) {
-			wantProblem(t, ts.do("POST", "/v1/webhooks", fmt.Sprintf(`{"url":"http://%s/hook"}`, h)), 400, "validation_failed")
+			r := ts.do("POST", "/v1/webhooks", fmt.Sprintf(`{"url":"http://%s/hook"}`, h))
+			wantProblem(t, r, 400, "validation_failed")
+			if strings.Contains(string(r.body), "169.254.169.254") && h == "metadata.example" {
+				t.Errorf("the answer names the address the name resolves to: %s", r.body)
+			}
 		})
 	}
 	if hooks, _, _ := ts.store.ListWebhooks("default", [16]byte{}, 100); len(hooks) != 0 {

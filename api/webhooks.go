@@ -228,7 +228,9 @@ func (s *Server) validURL(raw string) error {
 	}
 	for _, ip := range ips {
 		if !s.guard.Permits(ip) {
-			return fmt.Errorf("%s resolves to %s, a loopback, private, link-local or reserved address (delivery.allow_private_destinations is off)", host, ip)
+			// The address itself is not said: a tenant would learn the
+			// private addresses of the server's network, name by name.
+			return fmt.Errorf("%s resolves to a loopback, private, link-local or reserved address (delivery.allow_private_destinations is off)", host)
 		}
 	}
 	return nil
