@@ -83,6 +83,7 @@ type Dispatcher struct {
 
 	mu      sync.RWMutex
 	clients map[string]*fasthttp.HostClient
+	sweepAt int // len(clients) at which the next new client sweeps (hostclient.go)
 
 	// Every open connection (conn.go), for Abort.
 	connMu    sync.Mutex

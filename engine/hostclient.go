@@ -51,6 +51,7 @@ func (d *Dispatcher) hostClient(u *fasthttp.URI) (*fasthttp.HostClient, error) {
 	if hc = d.clients[string(key)]; hc != nil {
 		return hc, nil
 	}
+	d.sweepLocked()
 	hc = &fasthttp.HostClient{
 		Addr:                      string(key[addrAt:]),
 		IsTLS:                     isTLS,
@@ -67,6 +68,28 @@ func (d *Dispatcher) hostClient(u *fasthttp.URI) (*fasthttp.HostClient, error) {
 	}
 	d.clients[string(key)] = hc
 	return hc, nil
+}
+
+// minSweep is how many destinations the dispatcher keeps clients for
+// before it drops those without a connection.
+const minSweep = 1024
+
+// sweepLocked drops the clients of destinations without an open
+// connection once there are many: every URL a tenant ever named (each
+// update of a webhook's url, each ping) would otherwise keep one for the
+// process's life. Amortized: the next sweep waits until the map doubled.
+// A send that has just taken a dropped client still uses it; the next
+// one to that destination makes a new one.
+func (d *Dispatcher) sweepLocked() {
+	if len(d.clients) < max(d.sweepAt, minSweep) {
+		return
+	}
+	for k, hc := range d.clients {
+		if hc.ConnsCount() == 0 {
+			delete(d.clients, k)
+		}
+	}
+	d.sweepAt = 2 * len(d.clients)
 }
 
 // appendAddr appends host with its port, adding the scheme's default port
