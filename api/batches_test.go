@@ -423,3 +423,43 @@ func TestBatchesOtherTenant(t *testing.T) {
 	wantProblem(t, ts.do("POST", "/v1/webhooks:sendexpired", nil, "Authorization", read), 403, "forbidden")
 	wantProblem(t, ts.do("GET", base, nil, "Authorization", tok("acme", RolePublish)), 403, "forbidden")
 }
+
+// A page of batches ends early, with a cursor to the rest, once its
+// batches list maxListEvents events (at least one batch a page): a page
+// of 1,000 batches of 1,000 events each would be a million of them.
+// Walking the cursors still gives every batch once.
+func TestBatchPageBoundedByEvents(t *testing.T) {
+	rcv := newReceiver(t, 200)
+	ts := newDeliveryServer(t, nil, nil)
+	hook, _ := ts.createHook(t, map[string]any{"url": rcv.url + "/hook", "maxBatchSize": 1})
+	const n = 10
+	for i := range n {
+		ts.publish(t, fmt.Sprintf(`{"type":"a.b","data":{"n":%d}}`, i))
+		rcv.next(t)
+	}
+	defer func(e, c int) { maxListEvents, listChunk = e, c }(maxListEvents, listChunk)
+	maxListEvents, listChunk = 3, 2 // pages of 3 one-event batches, read two at a time
+	var sizes []int
+	seen := map[string]bool{}
+	cursor := ""
+	for pages := 0; pages < 2*n; pages++ {
+		_, m := ts.get(t, "/v1/webhooks/"+hook+"/batches?limit=100"+cursor)
+		res := m["results"].([]any)
+		sizes = append(sizes, len(res))
+		for _, b := range res {
+			seen[b.(map[string]any)["id"].(string)] = true
+		}
+		next, _ := m["nextCursor"].(string)
+		if next == "" {
+			break
+		}
+		cursor = "&cursor=" + url.QueryEscape(next)
+	}
+	if !reflect.DeepEqual(sizes, []int{3, 3, 3, 1}) || len(seen) != n {
+		t.Errorf("pages of %v batches, %d distinct, want [3 3 3 1] and %d", sizes, len(seen), n)
+	}
+	maxListEvents = 0 // a batch alone is over: still one a page
+	if _, m := ts.get(t, "/v1/webhooks/"+hook+"/batches?limit=100"); len(m["results"].([]any)) != 1 || m["nextCursor"] == nil {
+		t.Errorf("over the bound from the first batch: %v, want one batch and a cursor", m)
+	}
+}

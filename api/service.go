@@ -115,13 +115,42 @@ func (s *Server) opWebhookPage(p *Principal, from, take int) ([]*wal.Webhook, in
 	return hooks[min(from, len(hooks)):], total, nil
 }
 
+// maxListEvents bounds the events a page of batches lists (every batch
+// lists its events' ids and types): a page of 1,000 batches of 1,000
+// events each was a million of them, ~175 MB of JSON. Past it the page
+// ends early, with a cursor to the rest. listChunk is how many batches
+// one read of the store holds. (Variables: tests lower them.)
+var (
+	maxListEvents = 20_000
+	listChunk     = 100
+)
+
 // opListBatches returns up to limit batches of webhook hook matching f,
-// after the cursor `after`.
+// after the cursor `after`, fewer when they list more than maxListEvents
+// events (at least one batch).
 func (s *Server) opListBatches(p *Principal, hook wal.ID, f *batchFilter, after wal.ID, limit int) ([]*wal.Batch, bool, error) {
 	if _, err := s.opGetWebhook(p, hook); err != nil {
 		return nil, false, err
 	}
-	return s.store.ListBatches(p.Tenant, hook, after, limit, f.keep)
+	var out []*wal.Batch
+	events := 0
+	for {
+		page, more, err := s.store.ListBatches(p.Tenant, hook, after, min(limit-len(out), listChunk), f.keep)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, b := range page {
+			if len(out) > 0 && events+len(b.Events) > maxListEvents {
+				return out, true, nil // b and what follows it are left
+			}
+			out = append(out, b)
+			events += len(b.Events)
+		}
+		if !more || len(page) == 0 || len(out) == limit {
+			return out, more, nil
+		}
+		after = page[len(page)-1].ID
+	}
 }
 
 // maxOffsetScan bounds the batches an offset page reads to count: past
@@ -142,7 +171,7 @@ func (s *Server) opBatchPage(p *Principal, hook wal.ID, f *batchFilter, from, ta
 		return offsetPage[*wal.Batch]{}, err
 	}
 	return scanOffset(from, take, func(after wal.ID) ([]*wal.Batch, bool, error) {
-		return s.store.ListBatches(p.Tenant, hook, after, 1000, f.keep)
+		return s.store.ListBatches(p.Tenant, hook, after, listChunk, f.keep)
 	}, func(b *wal.Batch) wal.ID { return b.ID })
 }
 
