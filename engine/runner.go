@@ -206,9 +206,11 @@ const (
 	maxOpenBytes = 8 << 20
 	// openChunk is how many events an open reads before it knows their
 	// size; then as many as the bytes left allow at the largest size
-	// seen, up to openChunkMax.
+	// seen, up to openChunkMax. A chunk can overshoot the bound when its
+	// events are larger than any before: by openChunkMax events of the
+	// largest size allowed at most (16 MiB at the default 256 KiB).
 	openChunk    = 16
-	openChunkMax = 256
+	openChunkMax = 64
 )
 
 // MaxBatchBytes bounds a batch by its events' data, whatever maxBatchSize
