@@ -71,7 +71,6 @@ func (b *backups) wait() { b.wg.Wait() }
 type Backup struct {
 	s       *Store
 	txn     *badger.Txn
-	discard func() // discards txn (clock.read)
 	release sync.Once
 }
 
@@ -97,15 +96,14 @@ func (s *Store) Backup() (*Backup, error) {
 		return nil, ErrBackupRunning
 	}
 	s.backups.wg.Add(1)
-	txn, done := s.clock.read()
-	return &Backup{s: s, txn: txn, discard: done}, nil
+	return &Backup{s: s, txn: s.db.NewTransaction(false)}, nil
 }
 
 // Close releases the snapshot. It is safe to call more than once, and
 // after Stream.
 func (b *Backup) Close() {
 	b.release.Do(func() {
-		b.discard()
+		b.txn.Discard()
 		b.s.backups.running.Store(false)
 		b.s.backups.wg.Done()
 	})

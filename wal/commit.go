@@ -237,16 +237,15 @@ func (s *Store) syncBarrier() error {
 
 // group collects the writes of the ops committed together.
 type group struct {
-	s        *Store
-	now      time.Time
-	entries  []entry
-	size     int64
-	read     *badger.Txn // lazily opened snapshot for lookups
-	readDone func()      // discards read
-	vlog     bool        // a value goes to the value log: sync it too
-	vlogN    int64       // bytes of values that go to the value log
-	inline   int64       // bytes of large values it may keep in the LSM tree (threshold.go)
-	inlined  int64       // ... and keeps there
+	s       *Store
+	now     time.Time
+	entries []entry
+	size    int64
+	read    *badger.Txn // lazily opened snapshot for lookups
+	vlog    bool        // a value goes to the value log: sync it too
+	vlogN   int64       // bytes of values that go to the value log
+	inline  int64       // bytes of large values it may keep in the LSM tree (threshold.go)
+	inlined int64       // ... and keeps there
 
 	// Keys written by earlier ops of this group, which the read snapshot
 	// cannot see yet; undo lists what the current op added.
@@ -327,7 +326,7 @@ func (g *group) add(e *badger.Entry, del ...bool) {
 // snapshot is a read transaction over everything committed before this group.
 func (g *group) snapshot() *badger.Txn {
 	if g.read == nil {
-		g.read, g.readDone = g.s.clock.read()
+		g.read = g.s.db.NewTransaction(false)
 	}
 	return g.read
 }
@@ -346,7 +345,7 @@ func (s *Store) commitGroup(ops []*op) []*op {
 	g := &group{s: s, now: s.opts.Now().UTC(), inline: min(s.inl.budget(), s.maxSize/8)}
 	defer func() {
 		if g.read != nil {
-			g.readDone()
+			g.read.Discard()
 		}
 	}()
 	var done []*op
@@ -484,7 +483,7 @@ func (s *Store) write(entries []entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	txn := s.clock.write()
+	txn := s.db.NewTransaction(true)
 	defer txn.Discard()
 	for _, w := range entries {
 		var err error
@@ -497,10 +496,5 @@ func (s *Store) write(entries []entry) error {
 			return err
 		}
 	}
-	ts := s.clock.commitTs()
-	if err := txn.CommitAt(ts, nil); err != nil {
-		return err
-	}
-	s.clock.committed(ts)
-	return nil
+	return txn.Commit()
 }

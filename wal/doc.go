@@ -5,9 +5,7 @@
 // Every write of the hot path goes through one committer goroutine that
 // drains all pending operations into one Badger transaction; a syncer
 // goroutine fdatasyncs Badger's logs (commit.go, sync.go) and only then
-// completes the waiting callers (group commit). The committer being
-// Badger's only writer, Badger runs in managed mode and the store numbers
-// the commits itself (clock.go). A failed commit is
+// completes the waiting callers (group commit). A failed commit is
 // sticky: from then on the store acknowledges nothing and reads fail, since
 // a failed commit may still be visible in Badger's memtable.
 //

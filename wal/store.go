@@ -115,7 +115,6 @@ type Store struct {
 	// makes no syscall on their ticks.
 	writes     atomic.Uint64
 	compactors *compactors // Badger's, paused while idle (compactions.go)
-	clock      *clock      // Badger's timestamps (clock.go)
 	// reads counts the read transactions begun and ended (view), so that
 	// trimMaps finds out what reads brought into the maps.
 	reads      atomic.Uint64
@@ -170,8 +169,7 @@ func Open(opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Managed mode: the store numbers its commits itself (clock.go).
-	db, err := badger.OpenManaged(badgerOptions(opts))
+	db, err := badger.Open(badgerOptions(opts))
 	if err != nil {
 		return nil, fmt.Errorf("wal: open %s: %w", opts.Dir, err)
 	}
@@ -198,7 +196,6 @@ func Open(opts Options) (*Store, error) {
 		spaceDone:  make(chan struct{}),
 		space:      sp,
 		compactors: newCompactors(db),
-		clock:      newClock(db),
 	}
 	s.syncCond = sync.NewCond(&s.syncMu)
 	s.synced = make(chan struct{})
@@ -510,18 +507,13 @@ func (s *Store) fail(err error) {
 	})
 }
 
-// view is db.View at the clock's last commit, counted in reads at its
-// start and its end: a trim (trimMaps) of a store that neither wrote nor
-// read since the last one has nothing to hand back, and makes no syscall.
+// view is db.View, counted in reads at its start and its end: a trim
+// (trimMaps) of a store that neither wrote nor read since the last one
+// has nothing to hand back, and makes no syscall.
 func (s *Store) view(fn func(txn *badger.Txn) error) error {
-	if s.db.IsClosed() {
-		return badger.ErrDBClosed
-	}
 	s.reads.Add(1)
 	defer s.reads.Add(1)
-	txn, done := s.clock.read()
-	defer done()
-	return fn(txn)
+	return s.db.View(fn)
 }
 
 // Size reports Badger's LSM and value-log sizes in bytes.

@@ -408,7 +408,7 @@ func TestGetEventsScan(t *testing.T) {
 	// after it only finish what it left).
 	sorted := ids[:len(ids)-2]
 	out := make([]*Event, len(sorted))
-	if err := s.view(func(txn *badger.Txn) error { return scanEvents(txn, "acme", sorted, out) }); err != nil {
+	if err := s.db.View(func(txn *badger.Txn) error { return scanEvents(txn, "acme", sorted, out) }); err != nil {
 		t.Fatal(err)
 	}
 	for p, e := range out {

@@ -58,8 +58,8 @@ func (s *Store) trimMaps(allTables bool) (busy bool) {
 	// has when it is made, and keeps every value-log file from being
 	// deleted, until the trim is done (trimActiveLogs, trimTables).
 	before := s.db.Tables()
-	txn, done := s.clock.read()
-	defer done()
+	txn := s.db.NewTransaction(false)
+	defer txn.Discard()
 	it := txn.NewIterator(badger.IteratorOptions{})
 	defer it.Close()
 	held, busy := s.tableIndexRoots(heldTables(before, s.db.Tables()))
