@@ -386,17 +386,18 @@ func (e *Engine) take(a Action, w *wal.Webhook, from wal.Cursor, known bool, now
 		q = q[:asked]
 	}
 	// Read the events a chunk at a time, up to maxOpenBytes of data.
-	var events []*wal.Event
-	n, used, biggest := 0, 0, 0 // queue entries read, bytes of data, the largest event's
+	events := make([]*wal.Event, 0, len(q))
+	ids := make([]wal.ID, 0, min(len(q), openChunkMax)) // one chunk's, reused
+	n, used, biggest := 0, 0, 0                         // queue entries read, bytes of data, the largest event's
 	for n < len(q) && (n == 0 || used < maxOpenBytes) {
 		chunk := openChunk
 		if biggest > 0 {
 			chunk = min(max((maxOpenBytes-used)/biggest, 1), openChunkMax)
 		}
 		part := q[n:min(n+chunk, len(q))]
-		ids := make([]wal.ID, len(part))
-		for i, x := range part {
-			ids[i] = x.Event
+		ids = ids[:0]
+		for _, x := range part {
+			ids = append(ids, x.Event)
 		}
 		loaded, err := e.store.GetEvents(w.Tenant, ids)
 		if err != nil {
