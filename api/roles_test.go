@@ -78,3 +78,55 @@ func TestRouteRoleMatrix(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretChangeNeedsAdmin: the write role may give a webhook its secret
+// when it creates it, but only tenant-admin may change it afterwards
+// (API.md §2: secrets are admin's), on the native and the vendor routes,
+// whatever the value, and a refused change changes nothing.
+func TestSecretChangeNeedsAdmin(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) {
+		c.Auth.Mode = "jwt"
+		c.Auth.JWTSecret = "0123456789abcdef0123456789abcdef"
+		c.Delivery.AllowPrivateDestinations = true
+	})
+	as := func(role string) []string {
+		s, err := MintToken(ts.cfg.Auth, "acme", "", []string{role}, time.Hour, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []string{"Authorization", "Bearer " + s}
+	}
+	const first = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	const second = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+	r := ts.do("POST", "/v1/webhooks", `{"url":"http://127.0.0.1:9/h","secret":"`+first+`"}`, as(RoleWrite)...)
+	if r.status != 201 {
+		t.Fatalf("create as write: %d %s", r.status, r.body)
+	}
+	id, _ := r.json(t)["id"].(string)
+	secretIs := func(want string) {
+		t.Helper()
+		r := ts.do("GET", "/v1/webhooks/"+id+"/secret", nil, as(RoleAdmin)...)
+		if got, _ := r.json(t)["secret"].(string); got != want {
+			t.Fatalf("secret = %q, want %q", got, want)
+		}
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"PATCH", "/v1/webhooks/" + id, `{"secret":"` + second + `"}`},
+		{"PATCH", "/v1/webhooks/" + id, `{"secret":"` + first + `"}`}, // the same value: no oracle
+		{"PUT", "/v1/webhooks/" + id, `{"url":"http://127.0.0.1:9/h","secret":"` + second + `"}`},
+		{"PUT", "/api/webhook-endpoints/" + id, `{"url":"http://127.0.0.1:9/h","events":["a"],"secret":"` + second + `"}`},
+	} {
+		r := ts.do(c.method, c.path, c.body, as(RoleWrite)...)
+		if m := wantProblem(t, r, 403, "forbidden"); m["field"] != "secret" {
+			t.Errorf("%s %s: field %v", c.method, c.path, m["field"])
+		}
+		secretIs(first)
+	}
+	if r := ts.do("PATCH", "/v1/webhooks/"+id, `{"description":"d"}`, as(RoleWrite)...); r.status != 200 {
+		t.Fatalf("patch without secret as write: %d %s", r.status, r.body)
+	}
+	if r := ts.do("PATCH", "/v1/webhooks/"+id, `{"secret":"`+second+`"}`, as(RoleAdmin)...); r.status != 200 {
+		t.Fatalf("patch secret as admin: %d %s", r.status, r.body)
+	}
+	secretIs(second)
+}

@@ -47,6 +47,14 @@ func (s *Server) opUpdateWebhook(p *Principal, id wal.ID, in *webhookIn) (*wal.W
 	if !p.sees(id) {
 		return nil, errNotFound("webhook")
 	}
+	if in.Secret != nil && !p.may(RoleAdmin) {
+		// Secrets are tenant-admin's (API.md §2): the write role sets one
+		// when it creates a webhook, never on an existing one, whatever the
+		// value (an answer that told "same secret" from "another" would be
+		// an oracle for it).
+		return nil, &Error{Status: 403, Code: codeForbidden, Field: "secret",
+			Detail: "changing a webhook's secret needs the tenant-admin role (or POST /v1/webhooks/{id}/secret:rotate as tenant-admin)"}
+	}
 	now := s.now().UTC()
 	w, err := s.store.UpdateWebhook(p.Tenant, id, func(w *wal.Webhook) error {
 		if err := s.applyWebhook(in, w, false); err != nil {
