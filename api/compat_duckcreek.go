@@ -366,7 +366,7 @@ func (s *Server) dcListBatches(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err != nil {
 		return err
 	}
-	pg, err := s.opBatchPage(p, id, f, from, take)
+	pg, err := s.opBatchPage(p, id, f, from, take, true)
 	if err != nil {
 		return err
 	}

@@ -153,7 +153,7 @@ func (s *Server) ocoreDeliveries(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err != nil {
 		return err
 	}
-	pg, err := s.opBatchPage(p, w.ID, &batchFilter{}, (page-1)*perPage, perPage)
+	pg, err := s.opBatchPage(p, w.ID, &batchFilter{}, (page-1)*perPage, perPage, false)
 	if err != nil {
 		return err
 	}
@@ -163,17 +163,30 @@ func (s *Server) ocoreDeliveries(ctx *fasthttp.RequestCtx, p *Principal) error {
 		PerPage    int             `json:"perPage"`
 		Total      int             `json:"total"`
 	}{Deliveries: make([]ocoreDelivery, 0, len(pg.items)), Page: page, PerPage: perPage, Total: pg.total}
+	shown := 0 // payload bytes on the page so far
 	for _, b := range pg.items {
-		d, err := s.toOcoreDelivery(p, w, b)
+		d, err := s.toOcoreDelivery(p, w, b, len(out.Deliveries) == 0 || shown < ocorePagePayloadBytes)
 		if err != nil {
 			return err
 		}
+		if len(out.Deliveries) > 0 && shown+len(d.Payload) > ocorePagePayloadBytes {
+			d.Payload = json.RawMessage("null") // the page is full; per_page=1 always carries it
+		}
+		shown += len(d.Payload)
 		out.Deliveries = append(out.Deliveries, d)
 	}
 	return writeJSON(ctx, 200, out)
 }
 
-func (s *Server) toOcoreDelivery(p *Principal, w *wal.Webhook, b *wal.Batch) (ocoreDelivery, error) {
+// ocorePagePayloadBytes bounds the payloads one page of deliveries carries
+// (100 batches of up to engine.MaxBatchBytes each were 400 MiB): past it
+// the rest of the page shows payload null. The first delivery of a page
+// always carries its own. (A variable: tests lower it.)
+var ocorePagePayloadBytes = 8 << 20
+
+// toOcoreDelivery is batch b as an oCore delivery; its payload is read
+// from the store only when withPayload (else null).
+func (s *Server) toOcoreDelivery(p *Principal, w *wal.Webhook, b *wal.Batch, withPayload bool) (ocoreDelivery, error) {
 	d := ocoreDelivery{Attempt: b.Attempts, CreatedAt: timestamp(b.CreatedAt), DeliveredAt: optTime(b.DeliveredAt),
 		EndpointID: w.ID.Text("wh_"), HTTPStatus: b.LastCode, ID: ocoreDeliveryID(w.ID, b.ID),
 		MaxAttempts: b.MaxAttempts, Status: b.Status}
@@ -190,14 +203,18 @@ func (s *Server) toOcoreDelivery(p *Principal, w *wal.Webhook, b *wal.Batch) (oc
 	if a != nil {
 		d.ResponseBody = a.ResponseBody
 	}
-	d.Payload = ocorePayload(w, b, s.opBatchEvents(p, b))
+	d.Payload = json.RawMessage("null")
+	if withPayload {
+		d.Payload = ocorePayload(w, b, s.opBatchEvents(p, b))
+	}
 	return d, nil
 }
 
 // ocorePayload is what the subscriber got: the event's data when the
 // batch is one event of a webhook with maxBatchSize 1, else the batch
 // envelope {"batchId","events":[{"id","type","timestamp","data"}]}. Null
-// when retention removed the event(s).
+// when retention removed the event(s) (and, in ocoreDeliveries, past the
+// page's payload bound).
 func ocorePayload(w *wal.Webhook, b *wal.Batch, evs []*wal.Event) json.RawMessage {
 	if w.MaxBatchSize <= 1 && len(evs) == 1 {
 		if evs[0] == nil {

@@ -173,29 +173,50 @@ type offsetPage[T any] struct {
 }
 
 // opBatchPage is offset paging over a webhook's batches matching f, oldest
-// first, with their total (counted up to maxOffsetScan).
-func (s *Server) opBatchPage(p *Principal, hook wal.ID, f *batchFilter, from, take int) (offsetPage[*wal.Batch], error) {
+// first, with their total (counted up to maxOffsetScan). With bounded set
+// the page also ends, short of take, before its batches list more than
+// maxListEvents events (at least one batch): Duck Creek's pages, whose
+// callers go on from from+rowCount. oCore's page numbers cannot skip, so
+// it pages unbounded (100 batches at most) and bounds its payloads itself.
+func (s *Server) opBatchPage(p *Principal, hook wal.ID, f *batchFilter, from, take int, bounded bool) (offsetPage[*wal.Batch], error) {
 	if _, err := s.opGetWebhook(p, hook); err != nil {
 		return offsetPage[*wal.Batch]{}, err
 	}
+	var weight func(*wal.Batch) int
+	if bounded {
+		weight = func(b *wal.Batch) int { return len(b.Events) }
+	}
 	return scanOffset(from, take, func(after wal.ID) ([]*wal.Batch, bool, error) {
 		return s.store.ListBatches(p.Tenant, hook, after, listChunk, f.keep)
-	}, func(b *wal.Batch) wal.ID { return b.ID })
+	}, func(b *wal.Batch) wal.ID { return b.ID }, weight, maxListEvents)
 }
 
 // scanOffset reads a cursor-paged list through list to cut the page
-// [from, from+take) and count the total, up to maxOffsetScan items.
-func scanOffset[T any](from, take int, list func(after wal.ID) ([]T, bool, error), id func(T) wal.ID) (offsetPage[T], error) {
+// [from, from+take) and count the total, up to maxOffsetScan items. With
+// weight set the page ends early, at least one item in, before the
+// weights of its items pass budget; the total still counts every item.
+func scanOffset[T any](from, take int, list func(after wal.ID) ([]T, bool, error), id func(T) wal.ID,
+	weight func(T) int, budget int) (offsetPage[T], error) {
 	var out offsetPage[T]
 	var after wal.ID
+	used, full := 0, false
 	for {
 		items, more, err := list(after)
 		if err != nil {
 			return out, err
 		}
 		for _, it := range items {
-			if out.total >= from && len(out.items) < take {
-				out.items = append(out.items, it)
+			if out.total >= from && len(out.items) < take && !full {
+				if weight != nil {
+					w := weight(it)
+					if len(out.items) > 0 && used+w > budget {
+						full = true // this item and what follows are left
+					}
+					used += w
+				}
+				if !full {
+					out.items = append(out.items, it)
+				}
 			}
 			out.total++
 		}

@@ -57,5 +57,5 @@ func (s *Server) opAttemptPage(p *Principal, hook, batch wal.ID, from, take int)
 	}
 	return scanOffset(from, take, func(after wal.ID) ([]*wal.Attempt, bool, error) {
 		return s.store.ListAttempts(p.Tenant, b.ID, after, 1000)
-	}, func(a *wal.Attempt) wal.ID { return a.ID })
+	}, func(a *wal.Attempt) wal.ID { return a.ID }, nil, 0)
 }
