@@ -61,7 +61,7 @@ func ncoreOut(w *wal.Webhook) any { return toNcoreWebhook(w) }
 // ncoreList is GET /webhooks: a JSON array of every webhook of the tenant,
 // oldest first (the seed has no paging).
 func (s *Server) ncoreList(ctx *fasthttp.RequestCtx, p *Principal) error {
-	hooks, err := s.opAllWebhooks(p)
+	hooks, err := s.allWebhooks(ctx, p)
 	if err != nil {
 		return err
 	}

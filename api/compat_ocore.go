@@ -68,14 +68,18 @@ type ocoreMessage struct {
 }
 
 func (s *Server) ocoreList(ctx *fasthttp.RequestCtx, p *Principal) error {
-	hooks, err := s.opAllWebhooks(p)
+	hooks, err := s.allWebhooks(ctx, p)
+	if err != nil {
+		return err
+	}
+	total, err := s.opCountWebhooks(p) // all of them, when a Link header says there are more
 	if err != nil {
 		return err
 	}
 	out := struct {
 		Endpoints []ocoreEndpoint `json:"endpoints"`
 		Total     int             `json:"total"`
-	}{Endpoints: make([]ocoreEndpoint, len(hooks)), Total: len(hooks)}
+	}{Endpoints: make([]ocoreEndpoint, len(hooks)), Total: total}
 	for i, w := range hooks {
 		out.Endpoints[i] = toOcoreEndpoint(w)
 	}

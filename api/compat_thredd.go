@@ -303,7 +303,7 @@ func (s *Server) threddList(ctx *fasthttp.RequestCtx, p *Principal) error {
 	if err := threddPM(ctx, p, true); err != nil {
 		return err
 	}
-	hooks, err := s.opAllWebhooks(p)
+	hooks, err := s.allWebhooks(ctx, p)
 	if err != nil {
 		return err
 	}

@@ -94,33 +94,105 @@ func (s *Server) opGetWebhook(p *Principal, id wal.ID) (*wal.Webhook, error) {
 	return w, nil
 }
 
-// opListWebhooks returns up to limit webhooks after the cursor `after`.
-func (s *Server) opListWebhooks(p *Principal, after wal.ID, limit int) ([]*wal.Webhook, bool, error) {
-	if p.limited() {
-		return s.opListSeen(p, after, limit)
+// maxListBytes bounds the webhooks one list or page holds, by
+// webhookBytes: a webhook may carry ~60 KiB of headers, metadata and
+// event types, and a tenant 10,000 webhooks. Past it a list ends early,
+// with a cursor (or short of an offset page's take). (A variable: tests
+// lower it.)
+var maxListBytes = 8 << 20
+
+// webhookBytes is about what w takes rendered as JSON (its variable
+// fields, and 256 bytes for the rest).
+func webhookBytes(w *wal.Webhook) int {
+	n := 256 + len(w.URL) + len(w.Description)
+	for _, e := range w.Events {
+		n += len(e) + 3
 	}
-	return s.store.ListWebhooks(p.Tenant, after, limit)
+	for k, v := range w.CustomHeaders {
+		n += len(k) + len(v) + 6
+	}
+	for k, v := range w.Metadata {
+		n += len(k) + len(v) + 6
+	}
+	return n
+}
+
+// opListWebhooks returns up to limit webhooks after the cursor `after`,
+// fewer (at least one) once they pass maxListBytes, and whether more
+// follow. It reads the store listChunk webhooks at a time.
+func (s *Server) opListWebhooks(p *Principal, after wal.ID, limit int) ([]*wal.Webhook, bool, error) {
+	var out []*wal.Webhook
+	size := 0
+	for {
+		var page []*wal.Webhook
+		var more bool
+		var err error
+		if n := min(limit-len(out), listChunk); p.limited() {
+			page, more, err = s.opListSeen(p, after, n)
+		} else {
+			page, more, err = s.store.ListWebhooks(p.Tenant, after, n)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		for _, w := range page {
+			b := webhookBytes(w)
+			if len(out) > 0 && size+b > maxListBytes {
+				return out, true, nil // w and what follows are left
+			}
+			out = append(out, w)
+			size += b
+		}
+		if !more || len(page) == 0 || len(out) == limit {
+			return out, more, nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+// opCountWebhooks is how many webhooks p sees.
+func (s *Server) opCountWebhooks(p *Principal) (int, error) {
+	if !p.limited() {
+		return s.store.CountWebhooks(p.Tenant), nil
+	}
+	seen, _, err := s.opListSeen(p, wal.ID{}, portalMaxWebhooks)
+	return len(seen), err
 }
 
 // opWebhookPage is offset paging (the profiles' from/take and page/per_page):
-// webhooks [from, from+take) in creation order, and the tenant's total.
+// webhooks [from, from+take) in creation order, fewer (at least one) once
+// they pass maxListBytes, and the tenant's total. The webhooks before
+// from are read listChunk at a time and dropped.
 func (s *Server) opWebhookPage(p *Principal, from, take int) ([]*wal.Webhook, int, error) {
-	if p.limited() {
-		hooks, _, err := s.opListSeen(p, wal.ID{}, portalMaxWebhooks)
-		if err != nil || from >= len(hooks) || take <= 0 {
-			return nil, len(hooks), err
+	total, err := s.opCountWebhooks(p)
+	if err != nil || from >= total || take <= 0 {
+		return nil, total, err
+	}
+	var out []*wal.Webhook
+	var after wal.ID
+	i, size := 0, 0
+	for len(out) < take {
+		page, more, err := s.opListWebhooks(p, after, listChunk)
+		if err != nil {
+			return nil, 0, err
 		}
-		return hooks[from:min(from+take, len(hooks))], len(hooks), nil
+		for _, w := range page {
+			if i >= from && len(out) < take {
+				b := webhookBytes(w)
+				if len(out) > 0 && size+b > maxListBytes {
+					return out, total, nil
+				}
+				out = append(out, w)
+				size += b
+			}
+			i++
+		}
+		if !more || len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].ID
 	}
-	total := s.store.CountWebhooks(p.Tenant)
-	if from >= total || take <= 0 {
-		return nil, total, nil
-	}
-	hooks, _, err := s.store.ListWebhooks(p.Tenant, wal.ID{}, from+take)
-	if err != nil {
-		return nil, 0, err
-	}
-	return hooks[min(from, len(hooks)):], total, nil
+	return out, total, nil
 }
 
 // maxListEvents bounds the events a page of batches lists (every batch

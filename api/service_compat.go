@@ -1,29 +1,38 @@
 package api
 
 import (
+	"math"
+
+	"github.com/valyala/fasthttp"
+
 	"hookd/wal"
 )
 
 // Operations the compat profiles need beyond service.go: whole lists where
 // a seed API has no paging, and a batch's last finished attempt.
 
-// opAllWebhooks returns every webhook of p's tenant in creation order
-// (at most webhooks.max_per_tenant of them), for the seed lists that
-// have no paging.
-func (s *Server) opAllWebhooks(p *Principal) ([]*wal.Webhook, error) {
-	var out []*wal.Webhook
+// allWebhooks is the webhooks of p's tenant in creation order for the
+// seed lists that have no paging: all of them (at most
+// webhooks.max_per_tenant), unless they pass maxListBytes. Then the list
+// ends early and a `Link: <path?cursor=wh_…>; rel="next"` header points to
+// the rest, which the same route serves from ?cursor= on (an extension:
+// the seeds have no paging).
+func (s *Server) allWebhooks(ctx *fasthttp.RequestCtx, p *Principal) ([]*wal.Webhook, error) {
 	var after wal.ID
-	for {
-		hooks, more, err := s.opListWebhooks(p, after, 1000)
-		if err != nil {
-			return nil, err
+	if c := ctx.QueryArgs().Peek("cursor"); len(c) > 0 {
+		var err error
+		if after, err = wal.ParseID("wh_", string(c)); err != nil {
+			return nil, errValidation("cursor", "not a cursor this list returned")
 		}
-		out = append(out, hooks...)
-		if !more || len(hooks) == 0 {
-			return out, nil
-		}
-		after = hooks[len(hooks)-1].ID
 	}
+	hooks, more, err := s.opListWebhooks(p, after, math.MaxInt)
+	if err != nil {
+		return nil, err
+	}
+	if more && len(hooks) > 0 {
+		ctx.Response.Header.Set("Link", "<"+string(ctx.Path())+"?cursor="+hooks[len(hooks)-1].ID.Text("wh_")+`>; rel="next"`)
+	}
+	return hooks, nil
 }
 
 // opLastAttempt returns the newest finished (not merely scheduled)

@@ -166,10 +166,15 @@ func (s *Server) applyWebhook(in *webhookIn, w *wal.Webhook, create bool) error 
 		if len(*in.Metadata) > 50 {
 			return errValidation("metadata", "at most 50 entries")
 		}
+		size := 0
 		for k, v := range *in.Metadata {
 			if len(k) == 0 || len(k) > 64 || len(v) > 1024 {
 				return errValidation("metadata", "keys 1..64 bytes, values at most 1024 bytes")
 			}
+			size += len(k) + len(v)
+		}
+		if size > maxMetadataBytes {
+			return errValidation("metadata", fmt.Sprintf("keys and values together at most %d bytes", maxMetadataBytes))
 		}
 		w.Metadata = *in.Metadata
 	}
@@ -240,6 +245,7 @@ func validHeaders(h map[string]string) error {
 	if len(h) > 20 {
 		return errValidation("customHeaders", "at most 20 headers")
 	}
+	size := 0
 	for k, v := range h {
 		if !validToken(k) {
 			return errValidation("customHeaders", fmt.Sprintf("%q is not a valid header name", k))
@@ -247,11 +253,35 @@ func validHeaders(h map[string]string) error {
 		if engine.ReservedHeader(k) {
 			return errValidation("customHeaders", fmt.Sprintf("%q is reserved", k))
 		}
-		if strings.ContainsAny(v, "\r\n\x00") || len(v) > 4096 {
-			return errValidation("customHeaders."+k, "value must not contain CR, LF or NUL and be at most 4096 bytes")
+		if !validFieldValue(v) || len(v) > 4096 {
+			return errValidation("customHeaders."+k, "value must be at most 4096 bytes without control characters (tab aside)")
 		}
+		size += len(k) + len(v)
+	}
+	if size > maxHeaderBytes {
+		return errValidation("customHeaders", fmt.Sprintf("names and values together at most %d bytes", maxHeaderBytes))
 	}
 	return nil
+}
+
+// maxHeaderBytes bounds a webhook's custom headers, names and values
+// together: they go with every attempt and its record, and many HTTP
+// servers refuse a request whose headers pass 8 KiB. maxMetadataBytes
+// bounds its metadata likewise.
+const (
+	maxHeaderBytes   = 8 << 10
+	maxMetadataBytes = 16 << 10
+)
+
+// validFieldValue: an RFC 9110 field value, no control characters but
+// horizontal tab (CR, LF and NUL included).
+func validFieldValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // validToken: an RFC 7230 token.
