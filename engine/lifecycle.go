@@ -26,27 +26,20 @@ func (c *Core) OpenBatch(now time.Time, id wal.ID, w *wal.Webhook, events []*wal
 	sched := c.scheduleFor(w.RetrySchedule)
 	b := &wal.Batch{ID: id, WebhookID: w.ID, Tenant: w.Tenant, Status: wal.BatchPending,
 		MaxAttempts: len(sched), CreatedAt: now, NextAttemptAt: now.Add(sched[0])}
+	var seen map[wal.Ref]struct{} // the refs so far, once an event has one
 	for _, ev := range events {
 		b.Events = append(b.Events, wal.BatchEvent{ID: ev.ID, Type: ev.Type})
-		b.Refs = mergeRefs(b.Refs, ev.Refs)
-	}
-	return b
-}
-
-func mergeRefs(have, add []wal.Ref) []wal.Ref {
-	for _, r := range add {
-		dup := false
-		for _, h := range have {
-			if h == r {
-				dup = true
-				break
+		for _, r := range ev.Refs {
+			if seen == nil {
+				seen = make(map[wal.Ref]struct{})
+			}
+			if _, dup := seen[r]; !dup {
+				seen[r] = struct{}{}
+				b.Refs = append(b.Refs, r)
 			}
 		}
-		if !dup {
-			have = append(have, r)
-		}
 	}
-	return have
+	return b
 }
 
 // Attempted is one attempt of a batch that left (counted), as the runner

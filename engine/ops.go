@@ -75,7 +75,7 @@ func (e *Engine) SendExpired(tenant string, f ExpiredFilter) (int, error) {
 	for _, w := range hooks {
 		var after wal.ID
 		for {
-			page, more, err := e.store.ListBatches(tenant, w.ID, after, 500, keep)
+			page, more, err := e.store.ListBatches(tenant, w.ID, after, 100, keep) // 100 batches of up to 1,000 event ids and MaxBatchRefBytes of refs in memory
 			if err != nil {
 				return n, err
 			}

@@ -220,6 +220,13 @@ const (
 // maxBatchSize 1000 and events of 256 KiB a batch was a quarter of a GB.
 const MaxBatchBytes = 4 << 20
 
+// MaxBatchRefBytes bounds the distinct refs a batch gathers from its events
+// (refBytes each), the same way: every read of a batch decodes them, a
+// list of batches reads a hundred at a time, and 1,000 events of 16 refs
+// of 320 bytes each made one batch hold 5 MB of them. Refs repeated across
+// the events (one customerRef for all) count once.
+const MaxBatchRefBytes = 64 << 10
+
 // open performs ActOpen: it takes events from the queue into new batches,
 // stored before their first attempt. Reading the queue is one open at a
 // time per webhook; once read, the next open may start while this one's
@@ -427,12 +434,35 @@ func (e *Engine) take(a Action, w *wal.Webhook, from wal.Cursor, known bool, now
 	if len(q) > 0 {
 		t.took, t.from, t.to = true, from, q[len(q)-1].At
 	}
-	// Batches of up to a.Size events and MaxBatchBytes of data.
+	// Batches of up to a.Size events, MaxBatchBytes of data and
+	// MaxBatchRefBytes of distinct refs.
 	for len(events) > 0 {
-		k, size := 0, 0
-		for k < len(events) && k < a.Size && (k == 0 || size+eventBytes(events[k]) <= MaxBatchBytes) {
-			size += eventBytes(events[k])
-			k++
+		k, size, refs := 0, 0, 0
+		var seen map[wal.Ref]struct{}
+		for ; k < len(events) && k < a.Size; k++ {
+			ev := events[k]
+			if k > 0 && size+eventBytes(ev) > MaxBatchBytes {
+				break
+			}
+			if len(ev.Refs) > 0 {
+				if seen == nil {
+					seen = make(map[wal.Ref]struct{})
+				}
+				add := 0
+				for _, r := range ev.Refs {
+					if _, dup := seen[r]; !dup {
+						add += refBytes(r)
+					}
+				}
+				if k > 0 && refs+add > MaxBatchRefBytes {
+					break
+				}
+				for _, r := range ev.Refs {
+					seen[r] = struct{}{}
+				}
+				refs += add
+			}
+			size += eventBytes(ev)
 		}
 		chunk := events[:k:k]
 		events = events[k:]
@@ -447,6 +477,10 @@ func (e *Engine) take(a Action, w *wal.Webhook, from wal.Cursor, known bool, now
 // eventBytes is what an event weighs against MaxBatchBytes and
 // maxOpenBytes: its data.
 func eventBytes(ev *wal.Event) int { return len(ev.Data) }
+
+// refBytes is what a ref weighs against MaxBatchRefBytes: its name and
+// value, and the few bytes that frame them in the batch's record.
+func refBytes(r wal.Ref) int { return len(r.Name) + len(r.Value) + 8 }
 
 // send performs ActSend: one attempt of a batch, then its record. ctx
 // ends when Close runs out of time: the send is cut off.

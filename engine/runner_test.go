@@ -625,3 +625,64 @@ func TestBatchesBoundedByBytes(t *testing.T) {
 		t.Fatalf("%d events delivered, want %d", got, n)
 	}
 }
+
+// TestBatchesBoundedByRefs: a batch closes before the distinct refs its
+// events bring pass MaxBatchRefBytes, whatever maxBatchSize allows; a ref
+// every event repeats counts once. Every batch is stored with its refs.
+func TestBatchesBoundedByRefs(t *testing.T) {
+	rc := newSink(t)
+	r := startRig(t, "", nil, CoreOptions{})
+	const n = 100
+	evs := make([]wal.EventInput, n)
+	perEvent := 0
+	for i := range evs {
+		refs := []wal.Ref{{Name: "a", Value: "shared"}} // the same on every event
+		for j := range 15 {
+			refs = append(refs, wal.Ref{Name: fmt.Sprintf("r%02d", j), Value: fmt.Sprintf("%04d-%s", i, strings.Repeat("v", 250))})
+		}
+		evs[i] = wal.EventInput{Type: "t", Refs: refs, Data: []byte(`{}`)}
+		perEvent = 0
+		for _, ref := range refs[1:] {
+			perEvent += refBytes(ref)
+		}
+	}
+	w := r.webhook(t, rc.srv.URL, 1000)
+	if _, err := r.store.Append("acme", evs); err != nil {
+		t.Fatal(err)
+	}
+	most := MaxBatchRefBytes / perEvent // events a batch can hold
+	got := 0
+	for got < n {
+		body := recv(t, rc.got, fmt.Sprintf("a request (%d of %d events so far)", got, n))
+		k := strings.Count(string(body), `"type":"t"`)
+		if k > most || k == 0 {
+			t.Fatalf("a batch of %d events, want 1..%d", k, most)
+		}
+		got += k
+	}
+	var after wal.ID
+	batches := 0
+	for {
+		page, more, err := r.store.ListBatches("acme", w.ID, after, 100, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range page {
+			size := 0
+			for _, ref := range b.Refs {
+				size += refBytes(ref)
+			}
+			if size > MaxBatchRefBytes || len(b.Refs) != 1+15*len(b.Events) {
+				t.Errorf("batch of %d events stored %d refs (%d bytes)", len(b.Events), len(b.Refs), size)
+			}
+			batches++
+		}
+		if !more || len(page) == 0 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	if want := (n + most - 1) / most; got != n || batches < want {
+		t.Errorf("%d events in %d batches, want %d in at least %d", got, batches, n, want)
+	}
+}
