@@ -38,6 +38,12 @@ func (s *Server) allWebhooks(ctx *fasthttp.RequestCtx, p *Principal) ([]*wal.Web
 // opLastAttempt returns the newest finished (not merely scheduled)
 // attempt of batch b of webhook hook, or nil when none has run yet.
 func (s *Server) opLastAttempt(p *Principal, hook wal.ID, b *wal.Batch) (*wal.Attempt, error) {
+	if !b.LastAttemptID.IsZero() { // one read; batches stored before the field existed are listed
+		a, err := s.store.GetAttempt(p.Tenant, b.ID, b.LastAttemptID)
+		if err == nil && a.WebhookID == hook && a.Status != wal.AttemptScheduled {
+			return a, nil
+		}
+	}
 	var last *wal.Attempt
 	var after wal.ID
 	for {

@@ -70,6 +70,7 @@ func (c *Core) RecordAttempt(b *wal.Batch, at Attempted, out Outcome) (*wal.Batc
 	nb := *b
 	nb.Status, nb.Attempts, nb.MaxAttempts = out.Status, out.Attempts, out.MaxAttempts
 	nb.NextAttemptAt, nb.LastAttemptAt, nb.LastStatus, nb.LastCode = out.Next, res.Started, att.Status, res.StatusCode
+	nb.LastAttemptID = att.ID
 	nb.NextAttemptID, nb.NextTrigger = out.NextAttemptID, out.NextTrigger // a replay asked for meanwhile
 	if out.Status == wal.BatchDelivered {
 		nb.DeliveredAt = at.Done
@@ -90,6 +91,9 @@ func (c *Core) ExpireUnsent(b *wal.Batch, trigger string, attemptID wal.ID) (*wa
 	}
 	nb := *b
 	nb.Status, nb.NextAttemptAt, nb.NextAttemptID, nb.NextTrigger = wal.BatchExpired, time.Time{}, wal.ID{}, ""
+	if att != nil {
+		nb.LastAttemptID = att.ID
+	}
 	return &nb, att
 }
 

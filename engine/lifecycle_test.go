@@ -42,7 +42,8 @@ func TestLifecycleTransitions(t *testing.T) {
 		Outcome{Counted: true, Status: wal.BatchRetrying, Attempts: 1, MaxAttempts: 3, Next: done.Add(time.Minute)})
 	unchanged("RecordAttempt")
 	if nb.Status != wal.BatchRetrying || nb.Attempts != 1 || !nb.NextAttemptAt.Equal(done.Add(time.Minute)) ||
-		nb.LastCode != 500 || nb.LastStatus != wal.AttemptFailed || !nb.LastAttemptAt.Equal(res.Started) || !nb.DeliveredAt.IsZero() {
+		nb.LastCode != 500 || nb.LastStatus != wal.AttemptFailed || !nb.LastAttemptAt.Equal(res.Started) || !nb.DeliveredAt.IsZero() ||
+		nb.LastAttemptID != (wal.ID{7}) {
 		t.Errorf("RecordAttempt batch = %+v", nb)
 	}
 	if att.ID != (wal.ID{7}) || att.Status != wal.AttemptFailed || !att.ScheduledAt.Equal(b.NextAttemptAt) ||

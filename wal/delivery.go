@@ -111,6 +111,10 @@ type Batch struct {
 	LastAttemptAt time.Time `json:"lastAttemptAt,omitzero"`
 	LastStatus    string    `json:"lastAttemptStatus,omitempty"`
 	LastCode      int       `json:"lastStatusCode,omitempty"`
+	// LastAttemptID is the attempt that set LastStatus (or ended the batch
+	// unsent): its record, read without listing the batch's attempts.
+	// Zero in batches stored before it existed.
+	LastAttemptID ID        `json:"lastAttemptId,omitzero"`
 	DeliveredAt   time.Time `json:"deliveredAt,omitzero"`
 	// NextAttemptID and NextTrigger are set when an attempt was scheduled
 	// by hand (replay, sendexpired): that attempt record already exists.

@@ -73,6 +73,10 @@ func marshalBatch(b *Batch) ([]byte, error) {
 		out = append(out, `,"lastStatusCode":`...)
 		out = strconv.AppendInt(out, int64(b.LastCode), 10)
 	}
+	if !b.LastAttemptID.IsZero() {
+		out = append(out, `,"lastAttemptId":`...)
+		out = appendJSONID(out, b.LastAttemptID)
+	}
 	if !b.DeliveredAt.IsZero() {
 		if out, err = appendJSONTime(out, `,"deliveredAt":`, b.DeliveredAt); err != nil {
 			return nil, err

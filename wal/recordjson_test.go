@@ -35,7 +35,7 @@ func TestRecordJSONMatchesMarshal(t *testing.T) {
 	}
 	for i := 0; i < 3000; i++ {
 		b := &Batch{Status: str(), Attempts: r.IntN(10) - 1, MaxAttempts: r.IntN(10), CreatedAt: tm(), NextAttemptAt: tm(),
-			LastAttemptAt: tm(), LastStatus: str(), LastCode: r.IntN(600) * r.IntN(2), DeliveredAt: tm(), NextAttemptID: id(), NextTrigger: str()}
+			LastAttemptAt: tm(), LastStatus: str(), LastCode: r.IntN(600) * r.IntN(2), DeliveredAt: tm(), NextAttemptID: id(), NextTrigger: str(), LastAttemptID: id()}
 		if r.IntN(5) > 0 {
 			b.Events = []BatchEvent{}
 			for n := r.IntN(4); n > 0; n-- {
