@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"hookd/config"
+	"hookd/wal"
 )
 
 // publishedHook is a delivering server with one webhook of maxBatchSize 1
@@ -253,5 +254,33 @@ func mustJSON(t *testing.T, b []byte, v any) {
 	t.Helper()
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%v: %s", err, b)
+	}
+}
+
+// TestRotationKeepsFewSecrets: rotations in quick succession keep the
+// newest maxLiveSecrets signing, not every one still in its grace period.
+func TestRotationKeepsFewSecrets(t *testing.T) {
+	ts := newTestServer(t, func(c *config.Config) { c.Delivery.AllowPrivateDestinations = true })
+	r := ts.do("POST", "/v1/webhooks", `{"url":"http://127.0.0.1:9/h"}`)
+	id := r.json(t)["id"].(string)
+	var newest []string
+	for range 2 * maxLiveSecrets {
+		r := ts.do("POST", "/v1/webhooks/"+id+"/secret:rotate", `{"gracePeriod":"168h"}`)
+		if r.status != 200 {
+			t.Fatalf("rotate: %d %s", r.status, r.body)
+		}
+		newest = append([]string{r.json(t)["secret"].(string)}, newest...)
+	}
+	wid, _ := wal.ParseID("wh_", id)
+	w, err := ts.store.GetWebhook("default", wid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	for _, s := range w.Secrets {
+		live = append(live, s.Value)
+	}
+	if fmt.Sprint(live) != fmt.Sprint(newest[:maxLiveSecrets]) {
+		t.Errorf("live secrets %d, want the newest %d", len(live), maxLiveSecrets)
 	}
 }

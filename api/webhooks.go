@@ -491,8 +491,13 @@ func (s *Server) rotateSecret(ctx *fasthttp.RequestCtx, p *Principal) error {
 	return writeJSON(ctx, 200, map[string]string{"secret": next})
 }
 
+// maxLiveSecrets bounds the secrets that sign at once: rotations within
+// each other's grace periods keep the newest ones. Every live secret adds
+// a signature to every delivery and stays in the webhook's record.
+const maxLiveSecrets = 4
+
 // opRotateSecret makes next the signing secret of webhook id; the current
-// one keeps signing beside it for grace.
+// one keeps signing beside it for grace (up to maxLiveSecrets in all).
 func (s *Server) opRotateSecret(p *Principal, id wal.ID, next string, grace time.Duration) error {
 	now := s.now().UTC()
 	w, err := s.store.UpdateWebhook(p.Tenant, id, func(w *wal.Webhook) error {
@@ -504,7 +509,7 @@ func (s *Server) opRotateSecret(p *Principal, id wal.ID, next string, grace time
 				keep = append(keep, old)
 			}
 		}
-		w.Secrets, w.UpdatedAt = keep, now
+		w.Secrets, w.UpdatedAt = keep[:min(len(keep), maxLiveSecrets)], now // newest first
 		return nil
 	})
 	if err != nil {
