@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+
 	"github.com/valyala/fasthttp"
 
 	"hookd/wal"
@@ -48,7 +50,7 @@ func (s *Server) createEventType(ctx *fasthttp.RequestCtx, p *Principal) error {
 	}
 	t, err := s.store.CreateEventType(p.Tenant, wal.EventType{Name: in.Name, Description: in.Description})
 	if err != nil {
-		if toError(err).Status == 409 {
+		if errors.Is(err, wal.ErrConflict) {
 			return &Error{Status: 409, Code: codeConflict, Field: "name", Detail: "event type " + in.Name + " already exists"}
 		}
 		return err

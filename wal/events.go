@@ -53,6 +53,7 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 		hot = hot[:0]
 		stored = stored[:0]
 		tc := s.tenantCacheRO(tenant)
+		types := s.typeCount(tenant) // registered; new ones stop at maxEventTypes
 		buf := make([]byte, 0, 256*len(evs))
 		for i := range evs {
 			in := &evs[i]
@@ -87,7 +88,7 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 					hot = append(hot, &he)
 				}
 			}
-			if (tc == nil || !tc.hasType(in.Type)) && g.noteType(tenant, in.Type) {
+			if (tc == nil || !tc.hasType(in.Type)) && types+len(newTypes) < maxEventTypes && g.noteType(tenant, in.Type) {
 				newTypes = append(newTypes, in.Type)
 				g.set(eventTypeKey(tenant, in.Type), encodeEventType(EventType{Name: in.Type, CreatedAt: g.now}), 0)
 			}

@@ -2,6 +2,7 @@ package wal
 
 import (
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -19,6 +20,26 @@ func encodeEventType(t EventType) []byte {
 	return v
 }
 
+// maxEventTypes bounds the event types of one tenant, registered by hand
+// or by publishing: the store keeps every tenant's type names in memory,
+// and a publisher could otherwise grow them without end, 1,000 new types
+// a request. Events of a type past the bound are stored and delivered as
+// any other; their type is not registered. (A variable: tests lower it.)
+var maxEventTypes = 10_000
+
+// ErrTypeLimit: the tenant has as many event types as it may have.
+var ErrTypeLimit = errors.New("wal: tenant event type limit reached")
+
+// typeCount is how many event types tenant has registered.
+func (s *Store) typeCount(tenant string) int {
+	s.cacheMu.RLock()
+	defer s.cacheMu.RUnlock()
+	if tc := s.tenants[tenant]; tc != nil {
+		return len(tc.types)
+	}
+	return 0
+}
+
 // HasEventType reports whether tenant has registered typ.
 func (s *Store) HasEventType(tenant, typ string) bool {
 	s.cacheMu.RLock()
@@ -33,6 +54,9 @@ func (s *Store) CreateEventType(tenant string, t EventType) (EventType, error) {
 	o.apply = func(g *group) error {
 		if s.HasEventType(tenant, t.Name) || !g.noteType(tenant, t.Name) {
 			return ErrConflict
+		}
+		if s.typeCount(tenant) >= maxEventTypes {
+			return ErrTypeLimit
 		}
 		t.CreatedAt = g.now
 		g.set(eventTypeKey(tenant, t.Name), encodeEventType(t), 0)

@@ -466,3 +466,41 @@ func TestCacheBytesFor(t *testing.T) {
 		t.Errorf("caches set to 16 and 12 MiB: block %d, index %d", bo.BlockCacheSize, bo.IndexCacheSize)
 	}
 }
+
+// A tenant's event types stop at maxEventTypes: publishing past it stores
+// and queues the events but registers no new type, and creating one by
+// hand is ErrTypeLimit until one is deleted.
+func TestEventTypesBounded(t *testing.T) {
+	defer func(n int) { maxEventTypes = n }(maxEventTypes)
+	maxEventTypes = 3
+	s := openTest(t, "")
+	var in []EventInput
+	for i := range 5 {
+		in = append(in, ev(fmt.Sprintf("t%d", i), "", `1`))
+	}
+	res, err := s.Append("acme", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range res.IDs {
+		if _, err := s.GetEvent("acme", id); err != nil {
+			t.Fatalf("event past the type bound not stored: %v", err)
+		}
+	}
+	types, _, err := s.ListEventTypes("acme", "", 100)
+	if err != nil || len(types) != 3 {
+		t.Fatalf("registered %d types (%v), want 3", len(types), err)
+	}
+	if _, err := s.CreateEventType("acme", EventType{Name: "x"}); !errors.Is(err, ErrTypeLimit) {
+		t.Fatalf("create past the bound: %v, want ErrTypeLimit", err)
+	}
+	if _, err := s.CreateEventType("other", EventType{Name: "x"}); err != nil {
+		t.Fatalf("another tenant: %v", err)
+	}
+	if err := s.DeleteEventType("acme", types[0].Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateEventType("acme", EventType{Name: "x"}); err != nil {
+		t.Fatalf("create after a delete: %v", err)
+	}
+}
