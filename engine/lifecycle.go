@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"time"
 
 	"hookd/wal"
@@ -26,12 +27,21 @@ func (c *Core) OpenBatch(now time.Time, id wal.ID, w *wal.Webhook, events []*wal
 	sched := c.scheduleFor(w.RetrySchedule)
 	b := &wal.Batch{ID: id, WebhookID: w.ID, Tenant: w.Tenant, Status: wal.BatchPending,
 		MaxAttempts: len(sched), CreatedAt: now, NextAttemptAt: now.Add(sched[0])}
-	var seen map[wal.Ref]struct{} // the refs so far, once an event has one
+	var seen map[wal.Ref]struct{} // the refs so far, once there are many
 	for _, ev := range events {
 		b.Events = append(b.Events, wal.BatchEvent{ID: ev.ID, Type: ev.Type})
 		for _, r := range ev.Refs {
+			if seen == nil && len(b.Refs) < 16 { // a few: a look through them costs less than a set
+				if !slices.Contains(b.Refs, r) {
+					b.Refs = append(b.Refs, r)
+				}
+				continue
+			}
 			if seen == nil {
-				seen = make(map[wal.Ref]struct{})
+				seen = make(map[wal.Ref]struct{}, 2*len(b.Refs))
+				for _, h := range b.Refs {
+					seen[h] = struct{}{}
+				}
 			}
 			if _, dup := seen[r]; !dup {
 				seen[r] = struct{}{}

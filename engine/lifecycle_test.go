@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -94,4 +95,26 @@ func TestLifecycleTransitions(t *testing.T) {
 		t.Errorf("CancelBatch = %+v", nb)
 	}
 	unchanged("CancelBatch")
+}
+
+// OpenBatch gathers its events' refs once each, in the order they first
+// appear, past the few it looks through and into the set beyond.
+func TestOpenBatchMergesRefs(t *testing.T) {
+	c := NewCore(CoreOptions{})
+	w := &wal.Webhook{ID: wal.ID{1}, Tenant: "acme", MaxBatchSize: 100}
+	var evs []*wal.Event
+	var want []wal.Ref
+	shared := wal.Ref{Name: "customerRef", Value: "C1"}
+	for i := range 40 {
+		own := wal.Ref{Name: "orderRef", Value: fmt.Sprint(i)}
+		evs = append(evs, &wal.Event{ID: wal.ID{byte(i + 1)}, Type: "t", Refs: []wal.Ref{shared, own, shared}})
+		if i == 0 {
+			want = append(want, shared)
+		}
+		want = append(want, own)
+	}
+	b := c.OpenBatch(time.Unix(0, 0), wal.ID{9}, w, evs)
+	if !reflect.DeepEqual(b.Refs, want) {
+		t.Errorf("refs = %v\nwant %v", b.Refs, want)
+	}
 }

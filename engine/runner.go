@@ -444,7 +444,7 @@ func (e *Engine) take(a Action, w *wal.Webhook, from wal.Cursor, known bool, now
 			if k > 0 && size+eventBytes(ev) > MaxBatchBytes {
 				break
 			}
-			if len(ev.Refs) > 0 {
+			if len(ev.Refs) > 0 && a.Size > 1 { // one event a batch: nothing to bound
 				if seen == nil {
 					seen = make(map[wal.Ref]struct{})
 				}
