@@ -119,34 +119,45 @@ func webhookBytes(w *wal.Webhook) int {
 
 // opListWebhooks returns up to limit webhooks after the cursor `after`,
 // fewer (at least one) once they pass maxListBytes, and whether more
-// follow. It reads the store listChunk webhooks at a time.
+// follow.
 func (s *Server) opListWebhooks(p *Principal, after wal.ID, limit int) ([]*wal.Webhook, bool, error) {
-	var out []*wal.Webhook
-	size := 0
+	return boundedList(after, limit, maxListBytes, webhookBytes,
+		func(after wal.ID, n int) ([]*wal.Webhook, bool, error) { return s.readWebhooks(p, after, n) },
+		func(w *wal.Webhook) wal.ID { return w.ID })
+}
+
+// readWebhooks reads up to n webhooks p sees after `after`, unbounded.
+func (s *Server) readWebhooks(p *Principal, after wal.ID, n int) ([]*wal.Webhook, bool, error) {
+	if p.limited() {
+		return s.opListSeen(p, after, n)
+	}
+	return s.store.ListWebhooks(p.Tenant, after, n)
+}
+
+// boundedList reads a cursor-paged list through read, listChunk items at a
+// time, and returns up to limit items after `after`, fewer (at least one)
+// once their weights pass budget, and whether more follow.
+func boundedList[T any](after wal.ID, limit, budget int, weight func(T) int,
+	read func(after wal.ID, n int) ([]T, bool, error), id func(T) wal.ID) ([]T, bool, error) {
+	var out []T
+	used := 0
 	for {
-		var page []*wal.Webhook
-		var more bool
-		var err error
-		if n := min(limit-len(out), listChunk); p.limited() {
-			page, more, err = s.opListSeen(p, after, n)
-		} else {
-			page, more, err = s.store.ListWebhooks(p.Tenant, after, n)
-		}
+		page, more, err := read(after, min(limit-len(out), listChunk))
 		if err != nil {
 			return nil, false, err
 		}
-		for _, w := range page {
-			b := webhookBytes(w)
-			if len(out) > 0 && size+b > maxListBytes {
-				return out, true, nil // w and what follows are left
+		for _, it := range page {
+			w := weight(it)
+			if len(out) > 0 && used+w > budget {
+				return out, true, nil // it and what follows are left
 			}
-			out = append(out, w)
-			size += b
+			out = append(out, it)
+			used += w
 		}
 		if !more || len(page) == 0 || len(out) == limit {
 			return out, more, nil
 		}
-		after = page[len(page)-1].ID
+		after = id(page[len(page)-1])
 	}
 }
 
@@ -172,7 +183,7 @@ func (s *Server) opWebhookPage(p *Principal, from, take int) ([]*wal.Webhook, in
 	var after wal.ID
 	i, size := 0, 0
 	for len(out) < take {
-		page, more, err := s.opListWebhooks(p, after, listChunk)
+		page, more, err := s.readWebhooks(p, after, listChunk)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -212,25 +223,10 @@ func (s *Server) opListBatches(p *Principal, hook wal.ID, f *batchFilter, after 
 	if _, err := s.opGetWebhook(p, hook); err != nil {
 		return nil, false, err
 	}
-	var out []*wal.Batch
-	events := 0
-	for {
-		page, more, err := s.store.ListBatches(p.Tenant, hook, after, min(limit-len(out), listChunk), f.keep)
-		if err != nil {
-			return nil, false, err
-		}
-		for _, b := range page {
-			if len(out) > 0 && events+len(b.Events) > maxListEvents {
-				return out, true, nil // b and what follows it are left
-			}
-			out = append(out, b)
-			events += len(b.Events)
-		}
-		if !more || len(page) == 0 || len(out) == limit {
-			return out, more, nil
-		}
-		after = page[len(page)-1].ID
-	}
+	return boundedList(after, limit, maxListEvents, func(b *wal.Batch) int { return len(b.Events) },
+		func(after wal.ID, n int) ([]*wal.Batch, bool, error) {
+			return s.store.ListBatches(p.Tenant, hook, after, n, f.keep)
+		}, func(b *wal.Batch) wal.ID { return b.ID })
 }
 
 // maxOffsetScan bounds the batches an offset page reads to count: past
