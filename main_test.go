@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
@@ -334,5 +335,22 @@ func TestApplyMemoryLimit(t *testing.T) {
 	debug.SetMemoryLimit(math.MaxInt64)
 	if got := applyMemoryLimit(200 << 20); got != 0 || debug.SetMemoryLimit(-1) != math.MaxInt64 {
 		t.Errorf("GOMEMLIMIT=off: applied %d, runtime limit %d; want none", got, debug.SetMemoryLimit(-1))
+	}
+}
+
+// hookd serves with twice the Go processors the runtime chose, unless
+// GOMAXPROCS is set, which the runtime has applied and hookd keeps.
+func TestApplyProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	t.Setenv("GOMAXPROCS", "")
+	os.Unsetenv("GOMAXPROCS")
+	runtime.GOMAXPROCS(3) // as the runtime chose it at start
+	if got := applyProcs(); got != 6 || runtime.GOMAXPROCS(0) != 6 {
+		t.Errorf("GOMAXPROCS unset, default 3: applied %d, runtime %d; want 6", got, runtime.GOMAXPROCS(0))
+	}
+	os.Setenv("GOMAXPROCS", "3")
+	runtime.GOMAXPROCS(3)
+	if got := applyProcs(); got != 3 || runtime.GOMAXPROCS(0) != 3 {
+		t.Errorf("GOMAXPROCS=3: applied %d, runtime %d; want 3", got, runtime.GOMAXPROCS(0))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 	"time"
@@ -39,6 +40,7 @@ func serve(args, env []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
+	applyProcs()
 	err = runServer(ctx, stop, cfg, log, stdout)
 	var se startupError
 	switch {
@@ -68,6 +70,26 @@ func applyMemoryLimit(configured int64) int64 {
 		debug.SetMemoryLimit(configured)
 	}
 	return configured
+}
+
+// applyProcs runs the server with twice as many Go processors (P) as
+// the runtime chose by default (the CPUs it may use, a container's CPU
+// limit included) unless the GOMAXPROCS environment variable is set, and
+// returns the number in force. Badger's memtable flushes and compactions
+// run for up to seconds without blocking; with as many Ps as cores, the
+// Go scheduler's round robin gives each of those goroutines a full 10-ms
+// slice per turn against the ~50 µs an HTTP handler takes, so on two
+// cores a compaction held most of the CPU and the queue of handlers grew
+// to a second. With twice the Ps, the kernel shares the cores between the
+// threads instead, and favours the ones that wake briefly (bench/BASELINE.md,
+// fourteenth sitting).
+func applyProcs() int {
+	if _, set := os.LookupEnv("GOMAXPROCS"); set {
+		return runtime.GOMAXPROCS(0)
+	}
+	n := 2 * runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(n)
+	return n
 }
 
 // startupError is a failure before the listener is up: the store cannot
@@ -100,7 +122,7 @@ func checkAuth(cfg config.Config, log *zap.Logger) error {
 // second signal during shutdown kills the process.
 func runServer(ctx context.Context, stop func(), cfg config.Config, log *zap.Logger, stdout io.Writer) error {
 	log.Info("starting", zap.String("version", version), zap.String("dir", cfg.Storage.Dir),
-		zap.String("auth_mode", cfg.Auth.Mode), zap.Strings("compat", cfg.API.Compat))
+		zap.String("auth_mode", cfg.Auth.Mode), zap.Strings("compat", cfg.API.Compat), zap.Int("procs", runtime.GOMAXPROCS(0)))
 	cache := wal.CacheBytesFor(applyMemoryLimit(cfg.Server.MemoryLimit))
 	storeMetrics := api.NewStoreMetrics()
 	store, err := wal.Open(wal.Options{Dir: cfg.Storage.Dir, Retention: cfg.Storage.Retention.Duration, Logger: log, Observer: storeMetrics,
