@@ -164,3 +164,50 @@ func TestSweepExpired(t *testing.T) {
 		t.Fatalf("webhook after the sweep: %v", err)
 	}
 }
+
+// A paced sweep stops after every key here (a slice of no time), closes
+// its transaction, pauses and reads on from the key it stopped at: it
+// deletes the same keys as one pass, each once, and pauses between
+// slices. Keys with older versions (the webhook's queue cursor, rewritten)
+// are judged by their latest version whichever slice they start.
+func TestSweepExpiredPaced(t *testing.T) {
+	s, err := Open(Options{Dir: t.TempDir(), Retention: time.Minute, MinFreeBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "https://example.com/h", IsActive: true, MaxBatchSize: 1}
+	if err := s.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if _, err := s.Append("acme", []EventInput{ev("a", fmt.Sprintf("k%d", i), `1`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pauses := 0
+	pace := sweepPace{slice: 0, keys: 1, rest: 0, pause: func(time.Duration) bool { pauses++; return true }}
+	if n, err := s.sweepExpiredPaced(time.Now(), pace); n != 0 || err != nil {
+		t.Fatalf("paced sweep before the retention = %d, %v; want 0", n, err)
+	}
+	keys := pauses + 1 // one key a slice
+	// 20 events, 20 idempotency keys, 20 queue records expire.
+	pauses = 0
+	if n, err := s.sweepExpiredPaced(time.Now().Add(2*time.Minute), pace); n != 60 || err != nil {
+		t.Fatalf("paced sweep after the retention = %d, %v; want 60", n, err)
+	}
+	if keys < 60 || pauses < 60 {
+		t.Fatalf("%d keys read in %d pauses: want a pause after every key", keys, pauses)
+	}
+	if n, err := s.sweepExpired(time.Now().Add(2 * time.Minute)); n != 0 || err != nil {
+		t.Fatalf("second sweep = %d, %v; want 0", n, err)
+	}
+	if _, err := s.GetWebhook("acme", w.ID); err != nil {
+		t.Fatalf("webhook after the sweep: %v", err)
+	}
+	// Closing stops a sweep at its next pause.
+	stop := sweepPace{slice: 0, keys: 1, rest: 0, pause: func(time.Duration) bool { return false }}
+	if n, err := s.sweepExpiredPaced(time.Now(), stop); n != 0 || err != nil {
+		t.Fatalf("sweep stopped at its first pause = %d, %v", n, err)
+	}
+}

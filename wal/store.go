@@ -587,8 +587,15 @@ func (s *Store) gcLoop() {
 					s.log.Warn("wal: delete expired keys", zap.Error(err))
 				}
 			}
-			for s.db.RunValueLogGC(0.5) == nil {
-				if s.syncBarrier() != nil {
+			// One file at a time, each followed by a pause three times as
+			// long as it took, as the sweep is paced (sweepPace): a
+			// rewrite is seconds of one core.
+			for {
+				start := time.Now() // a duration: pacing
+				if s.db.RunValueLogGC(0.5) != nil || s.syncBarrier() != nil {
+					break
+				}
+				if !s.gcPause(3 * time.Since(start)) {
 					break
 				}
 			}
