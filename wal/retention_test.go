@@ -137,15 +137,7 @@ func TestRetentionFreesDisk(t *testing.T) {
 // idempotency keys, queue records) and leaves the rest; a second sweep
 // finds nothing left to delete.
 func TestSweepExpired(t *testing.T) {
-	s, err := Open(Options{Dir: t.TempDir(), Retention: time.Minute, MinFreeBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "https://example.com/h", IsActive: true, MaxBatchSize: 1}
-	if err := s.CreateWebhook(w); err != nil {
-		t.Fatal(err)
-	}
+	s, w := sweepStore(t)
 	if _, err := s.Append("acme", []EventInput{ev("a", "k1", `1`), ev("a", "", `2`)}); err != nil {
 		t.Fatal(err)
 	}
@@ -165,21 +157,28 @@ func TestSweepExpired(t *testing.T) {
 	}
 }
 
+// sweepStore opens a store of one-minute retention with one webhook.
+func sweepStore(t *testing.T) (*Store, *Webhook) {
+	t.Helper()
+	s, err := Open(Options{Dir: t.TempDir(), Retention: time.Minute, MinFreeBytes: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "https://example.com/h", IsActive: true, MaxBatchSize: 1}
+	if err := s.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	return s, w
+}
+
 // A paced sweep stops after every key here (a slice of no time), closes
 // its transaction, pauses and reads on from the key it stopped at: it
 // deletes the same keys as one pass, each once, and pauses between
 // slices. Keys with older versions (the webhook's queue cursor, rewritten)
 // are judged by their latest version whichever slice they start.
 func TestSweepExpiredPaced(t *testing.T) {
-	s, err := Open(Options{Dir: t.TempDir(), Retention: time.Minute, MinFreeBytes: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "https://example.com/h", IsActive: true, MaxBatchSize: 1}
-	if err := s.CreateWebhook(w); err != nil {
-		t.Fatal(err)
-	}
+	s, w := sweepStore(t)
 	for i := range 20 {
 		if _, err := s.Append("acme", []EventInput{ev("a", fmt.Sprintf("k%d", i), `1`)}); err != nil {
 			t.Fatal(err)
