@@ -34,9 +34,9 @@ const sweepChunk = 10_000
 // and pauses for rest times what that slice took before reading on from
 // where it stopped. A sweep of a large store was one goroutine busy for
 // seconds (10-13 s of CPU on 10 GB); on two cores that took a whole core
-// from ingest and delivery, and at 5,000 events/s the first GC tick's
-// sweep of a 5-minute store held every delivery up for ~3 s
-// (bench/BASELINE.md, fourteenth sitting). Paced, it uses at most a
+// from ingest and delivery (at 5,000 events/s the first GC tick's sweep
+// of a 5-minute store ran flat out for over 3 s: bench/BASELINE.md,
+// fourteenth sitting). Paced, it uses at most a
 // quarter of one core, and no transaction stays open across a pause
 // (an open one keeps the tables it reads from being deleted).
 type sweepPace struct {
