@@ -19,6 +19,15 @@ type tenantCache struct {
 
 func (tc *tenantCache) hasType(t string) bool { _, ok := tc.types[t]; return ok }
 
+// typeCount is how many event types the tenant has registered (none for a
+// tenant without a cache yet).
+func (tc *tenantCache) typeCount() int {
+	if tc == nil {
+		return 0
+	}
+	return len(tc.types)
+}
+
 func compareID(a, b ID) int { return bytes.Compare(a[:], b[:]) }
 
 // tenantCacheRO returns the tenant's cache for reading in the committer.

@@ -53,7 +53,7 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 		hot = hot[:0]
 		stored = stored[:0]
 		tc := s.tenantCacheRO(tenant)
-		types := s.typeCount(tenant) // registered; new ones stop at maxEventTypes
+		types := tc.typeCount() // registered; new ones stop at maxEventTypes
 		buf := make([]byte, 0, 256*len(evs))
 		for i := range evs {
 			in := &evs[i]

@@ -30,16 +30,6 @@ var maxEventTypes = 10_000
 // ErrTypeLimit: the tenant has as many event types as it may have.
 var ErrTypeLimit = errors.New("wal: tenant event type limit reached")
 
-// typeCount is how many event types tenant has registered.
-func (s *Store) typeCount(tenant string) int {
-	s.cacheMu.RLock()
-	defer s.cacheMu.RUnlock()
-	if tc := s.tenants[tenant]; tc != nil {
-		return len(tc.types)
-	}
-	return 0
-}
-
 // HasEventType reports whether tenant has registered typ.
 func (s *Store) HasEventType(tenant, typ string) bool {
 	s.cacheMu.RLock()
@@ -55,7 +45,7 @@ func (s *Store) CreateEventType(tenant string, t EventType) (EventType, error) {
 		if s.HasEventType(tenant, t.Name) || !g.noteType(tenant, t.Name) {
 			return ErrConflict
 		}
-		if s.typeCount(tenant) >= maxEventTypes {
+		if s.tenantCacheRO(tenant).typeCount() >= maxEventTypes {
 			return ErrTypeLimit
 		}
 		t.CreatedAt = g.now
