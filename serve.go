@@ -82,7 +82,8 @@ func applyMemoryLimit(configured int64) int64 {
 // cores a compaction held most of the CPU and the queue of handlers grew
 // to a second. With twice the Ps, the kernel shares the cores between the
 // threads instead, and favours the ones that wake briefly (bench/BASELINE.md,
-// fourteenth sitting).
+// fourteenth sitting). Set this way, the runtime no longer follows a
+// container's CPU limit changed while hookd runs (it reads it at start).
 func applyProcs() int {
 	if _, set := os.LookupEnv("GOMAXPROCS"); set {
 		return runtime.GOMAXPROCS(0)
