@@ -156,6 +156,11 @@ func runDeliver(ctx context.Context, l *Lab) error {
 		l.fig(Figure{Name: name, Value: r.PerSec(), Unit: "deliveries/s",
 			Ceiling: l.ceil.httpEvents(k.mbs), CeilingOf: "loopback HTTP, delivered body, 64 conns"})
 		l.fig(Figure{Name: name + ", p99", Value: ms(r.P99), Unit: "ms"})
+		// What the publishers got acknowledged, first publish to last
+		// acknowledgement: when it is about the deliveries/s above,
+		// ingest bounds the run (a burst of single-event publishes from
+		// 32 clients is one), not delivery.
+		l.fig(Figure{Name: name + ", acknowledged", Value: rate(int64(k.events), r.Published), Unit: "events/s"})
 	}
 	l.fig(Figure{Name: "lost (all configurations)", Value: float64(lost), Want: "0"})
 	l.fig(Figure{Name: "duplicates (all configurations)", Value: float64(dups)})

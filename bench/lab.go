@@ -380,6 +380,17 @@ const (
 	KindRSSFile = "rss-file" // file-backed: memory-mapped files, the binary
 )
 
+// over counts the points of a series whose Y is above y.
+func (s Series) over(y float64) int {
+	n := 0
+	for _, p := range s.Points {
+		if p.Y > y {
+			n++
+		}
+	}
+	return n
+}
+
 // peak is the largest Y of a series.
 func (s Series) peak() float64 {
 	var m float64

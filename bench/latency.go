@@ -3,6 +3,8 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -59,13 +61,23 @@ func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle
 	if c != nil {
 		cpu0 = c.CPU()
 	}
+	// The load generator's own CPU (publishers and receiver), beside
+	// hookd's: together they say how much of the machine was left for
+	// the bursts of work a store does now and then (a flush, a
+	// compaction), which is what the tail waits for when little is.
+	self0, t0 := procCPU(os.Getpid()), time.Now()
 	stopWatch := l.watch(name, time.Second, s, c, &live)
 	// Enough publishers that each has 10 ms between its requests: a
 	// stalling server then queues due events rather than idle clients.
 	p := publish(ctx, t, pubOptions{Clients: or(l.o.Clients, max(64, int(r/100))), PerRequest: 1, Rate: r,
 		Duration: or(l.o.Duration, 5*time.Second), DataBytes: or(l.o.DataBytes, eventBytes), Live: &live})
 	complete := l.waitFor(ctx, s, p.Events)
-	stopWatch()
+	w := stopWatch()
+	var cpu time.Duration
+	if c != nil {
+		cpu = c.CPU() - cpu0
+	}
+	self, wall := procCPU(os.Getpid())-self0, time.Since(t0)
 	if p.Events == 0 {
 		return fmt.Errorf("no event acknowledged at %s (%d errors, first: %s)", name, p.Errors, p.FirstError)
 	}
@@ -80,10 +92,23 @@ func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle
 	}{{"p50", 50}, {"p99", 99}, {"p999", 99.9}, {"max", 100}} {
 		l.fig(Figure{Name: name + ", " + q.name, Value: ms(hq(lat, q.q)), Unit: "ms", Lower: true, Ceiling: floor, CeilingOf: of})
 	}
+	// How the tail is spread: a p99 over a whole run can come from a few
+	// long stalls or from many short ones (bench/BASELINE.md counts
+	// these to tell a memtable rotation's stalls, every few seconds,
+	// from a compaction's, every few tens).
+	l.fig(Figure{Name: name + ", 1-s windows with p99 over 50 ms", Value: float64(w.lat.over(50)),
+		Unit: fmt.Sprintf("of %d", len(w.lat.Points)), Lower: true})
+	cores := float64(runtime.NumCPU())
 	if c != nil {
-		cpu := c.CPU() - cpu0
+		l.fig(Figure{Name: name + ", RSS peak", Value: w.rss.peak(), Unit: "MiB", Lower: true})
+		l.fig(Figure{Name: name + ", hookd's CPU", Value: float64(cpu) / float64(wall), Unit: "cores",
+			Ceiling: cores, CeilingOf: "the machine's CPUs"})
 		l.fig(Figure{Name: name + ", CPU per event (ingest + delivery)", Value: ms(cpu) / float64(p.Events), Unit: "CPU-ms",
 			Lower: true, Ceiling: ms(l.ceil.FsyncCPU), CeilingOf: "CPU of one write+fdatasync"})
+	}
+	if self > 0 {
+		l.fig(Figure{Name: name + ", load generator's CPU", Value: float64(self) / float64(wall), Unit: "cores",
+			Ceiling: cores, CeilingOf: "the machine's CPUs"})
 	}
 	if lost := p.Events - st.Unique; lost > 0 || !complete {
 		l.fig(Figure{Name: name + ", not delivered", Value: float64(max(lost, 0)), Want: "0"})
