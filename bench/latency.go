@@ -100,9 +100,13 @@ func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle
 		Unit: fmt.Sprintf("of %d", len(w.lat.Points)), Lower: true})
 	cores := float64(runtime.NumCPU())
 	if c != nil {
-		l.fig(Figure{Name: name + ", RSS peak", Value: w.rss.peak(), Unit: "MiB", Lower: true})
-		l.fig(Figure{Name: name + ", hookd's CPU", Value: float64(cpu) / float64(wall), Unit: "cores",
-			Ceiling: cores, CeilingOf: "the machine's CPUs"})
+		if peak := w.rss.peak(); peak > 0 { // 0: no /proc to read it from
+			l.fig(Figure{Name: name + ", RSS peak", Value: peak, Unit: "MiB", Lower: true})
+		}
+		if cpu > 0 {
+			l.fig(Figure{Name: name + ", hookd's CPU", Value: float64(cpu) / float64(wall), Unit: "cores",
+				Ceiling: cores, CeilingOf: "the machine's CPUs"})
+		}
 		l.fig(Figure{Name: name + ", CPU per event (ingest + delivery)", Value: ms(cpu) / float64(p.Events), Unit: "CPU-ms",
 			Lower: true, Ceiling: ms(l.ceil.FsyncCPU), CeilingOf: "CPU of one write+fdatasync"})
 	}
