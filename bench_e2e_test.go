@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -10,8 +11,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
+
+	"hookd/bench"
 )
 
 // TestBenchSelfContained runs `hookd bench` as a user would, on a small
@@ -143,5 +147,35 @@ func TestBenchURLDeletesStaleWebhooks(t *testing.T) {
 	}
 	if !left[concurrent] || !left[someoneElses] {
 		t.Errorf("deleted more than the stale one: left %v; want %s and %s", left, concurrent, someoneElses)
+	}
+}
+
+// TestBenchFloorServer: the trickle's bare server, started as the lab
+// starts it (this binary, `bench -floor-server DIR`), answers a publish
+// with 202 only once the body is in its file, and is ready on /readyz.
+func TestBenchFloorServer(t *testing.T) {
+	bin := hookdBinary(t)
+	dir := t.TempDir()
+	c, err := bench.StartFloor(context.Background(), bin, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	body := `[{"type":"bench.hookd","data":{"n":1}}]`
+	for i := range 3 {
+		resp, err := http.Post(c.URL+"/v1/events", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 202 {
+			t.Fatalf("publish %d: status %d; want 202", i, resp.StatusCode)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "floor.log")); err != nil || len(b) != (i+1)*len(body) {
+			t.Fatalf("after publish %d the file holds %d bytes (%v); want %d", i, len(b), err, (i+1)*len(body))
+		}
+	}
+	if runtime.GOOS == "linux" && c.CPU() <= 0 {
+		t.Errorf("CPU of the floor server = %s; want it read from /proc", c.CPU())
 	}
 }

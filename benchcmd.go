@@ -43,6 +43,15 @@ Flags:
 
 // benchCmd is `hookd bench`: the performance lab.
 func benchCmd(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 2 && args[0] == bench.FloorServerArg { // the lab's own child (trickle)
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		if err := bench.ServeFloor(ctx, args[1], stdout); err != nil {
+			fmt.Fprintf(stderr, "hookd bench: %v\n", err)
+			return 1
+		}
+		return 0
+	}
 	fs := flag.NewFlagSet("hookd bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {} // help goes to stdout, below; errors are one line on stderr

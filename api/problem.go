@@ -76,7 +76,7 @@ func toError(err error) *Error {
 	case errors.Is(err, wal.ErrLimit):
 		return &Error{Status: 409, Code: codeConflict, Detail: "this tenant has as many webhooks as it may have (webhooks.max_per_tenant); delete one first"}
 	case errors.Is(err, wal.ErrTypeLimit):
-		return &Error{Status: 409, Code: codeConflict, Detail: "this tenant has as many event types as it may have (10,000); delete one first"}
+		return &Error{Status: 409, Code: codeConflict, Detail: "this tenant has as many event types as it may have (" + strconv.Itoa(wal.MaxEventTypes()) + "); delete one first"}
 	case errors.Is(err, wal.ErrConflict):
 		return &Error{Status: 409, Code: codeConflict, Detail: "already exists"}
 	case errors.Is(err, wal.ErrNoSpace):

@@ -25,7 +25,10 @@ import (
 type Child struct {
 	Bin, Dir string
 	Env      []string // HOOKD_* settings on top of the lab's environment
-	URL      string   // http://127.0.0.1:port, from its first stdout line
+	// Args are the arguments after Bin (default: serve on 127.0.0.1:0
+	// with Dir as its data).
+	Args []string
+	URL  string // http://127.0.0.1:port, from its first stdout line
 	// Ready is how long the last start took, from exec to /readyz 200.
 	Ready time.Duration
 
@@ -42,7 +45,11 @@ func StartChild(ctx context.Context, bin, dir string, env []string) (*Child, err
 // Start (re)starts the process on the same data dir.
 func (c *Child) Start(ctx context.Context) error {
 	t0 := time.Now()
-	cmd := exec.Command(c.Bin, "serve", "--listen", "127.0.0.1:0", "--data", c.Dir)
+	args := c.Args
+	if args == nil {
+		args = []string{"serve", "--listen", "127.0.0.1:0", "--data", c.Dir}
+	}
+	cmd := exec.Command(c.Bin, args...)
 	cmd.Env = append(append(os.Environ(), "HOOKD_LOG_LEVEL=warn"), c.Env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"time"
 )
@@ -15,7 +16,9 @@ const trickleIdle = 30 * time.Second
 // idle for 30 s, then single events at 150/s (--rate) for 20 s
 // (--duration) with nothing to deliver, so the CPU per event is ingest
 // alone (HTTP, the commit, its fsyncs, and the idle work spread over the
-// events). Floor: one raw write+fdatasync's CPU, measured in the same run.
+// events). Floors, measured in the same run: one raw write+fdatasync's
+// CPU, and the same load on a bare server that syncs each request
+// (ServeFloor), hookd's own figure over it being what hookd adds.
 // It needs a child: the CPU is read from its /proc entry.
 func runTrickle(ctx context.Context, l *Lab) error {
 	t, c, stop, err := l.server(ctx)
@@ -33,25 +36,57 @@ func runTrickle(ctx context.Context, l *Lab) error {
 
 	r := or(l.o.Rate, 150)
 	name := fmt.Sprintf("%s events/s, 1/request, no webhook", thousands(int64(r)))
-	var live atomic.Int64
-	done := l.watch(name, time.Second, nil, c, &live)
-	cpu0 = c.CPU()
-	p := publish(ctx, t, pubOptions{Clients: or(l.o.Clients, 4), PerRequest: 1, Rate: r,
-		Duration: or(l.o.Duration, 20*time.Second), DataBytes: or(l.o.DataBytes, eventBytes), Live: &live})
-	cpu := c.CPU() - cpu0
-	done()
+	load := func(c *Child, t *target) (pubResult, time.Duration) {
+		var live atomic.Int64
+		done := l.watch(name, time.Second, nil, c, &live)
+		cpu0 := c.CPU()
+		p := publish(ctx, t, pubOptions{Clients: or(l.o.Clients, 4), PerRequest: 1, Rate: r,
+			Duration: or(l.o.Duration, 20*time.Second), DataBytes: or(l.o.DataBytes, eventBytes), Live: &live})
+		cpu := c.CPU() - cpu0
+		done()
+		return p, cpu
+	}
+	p, cpu := load(c, t)
+	stop()
 	if p.Events == 0 {
 		return fmt.Errorf("no event acknowledged at %s (%d errors, first: %s)", name, p.Errors, p.FirstError)
 	}
+	// The same load on the floor server: what a process that syncs each
+	// request before answering costs here, with nothing of hookd's.
+	l.prog.set("trickle: the same load on a bare server that fdatasyncs each request")
+	dir, err := os.MkdirTemp(l.tmp, "floor-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	fc, err := StartFloor(ctx, l.o.Bin, dir)
+	if err != nil {
+		return err
+	}
+	defer fc.Stop()
+	fp, fcpu := load(fc, newTarget(fc.URL, "", 256))
+	fc.Stop()
+	bare := 0.0
+	if fp.Events > 0 && fcpu > 0 {
+		bare = ms(fcpu) / float64(fp.Events)
+	}
+
 	l.fig(Figure{Name: name + ", published", Value: p.PerSec(), Unit: "events/s", Ceiling: r, CeilingOf: "the rate asked for"})
 	l.fig(Figure{Name: name + ", CPU per event ingested", Value: ms(cpu) / float64(p.Events), Unit: "CPU-ms",
 		Lower: true, Ceiling: ms(l.ceil.FsyncCPU), CeilingOf: "CPU of one write+fdatasync"})
+	if bare > 0 {
+		l.fig(Figure{Name: name + ", CPU per event ingested, against a bare server", Value: ms(cpu) / float64(p.Events), Unit: "CPU-ms",
+			Lower: true, Ceiling: bare, CeilingOf: "a bare fasthttp server's CPU per request, write+fdatasync in the handler, same load"})
+	}
 	l.fig(Figure{Name: name + ", ack p50", Value: ms(hq(p.Ack, 50)), Unit: "ms", Lower: true,
 		Ceiling: ms(l.ceil.LatencyFloor()), CeilingOf: "fdatasync p50 + loopback RTT"})
 	l.fig(Figure{Name: name + ", ack p99", Value: ms(hq(p.Ack, 99)), Unit: "ms", Lower: true,
 		Ceiling: ms(l.ceil.LatencyFloor()), CeilingOf: "fdatasync p50 + loopback RTT"})
 	if p.Errors > 0 {
 		l.fig(Figure{Name: name + ", failed requests", Value: float64(p.Errors), Want: "0"})
+	}
+	if fp.Errors > 0 {
+		l.fig(Figure{Name: name + ", the bare server's failed requests", Value: float64(fp.Errors), Want: "0"})
 	}
 	return nil
 }

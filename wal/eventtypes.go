@@ -27,6 +27,9 @@ func encodeEventType(t EventType) []byte {
 // any other; their type is not registered. (A variable: tests lower it.)
 var maxEventTypes = 10_000
 
+// MaxEventTypes is the bound on one tenant's registered event types.
+func MaxEventTypes() int { return maxEventTypes }
+
 // ErrTypeLimit: the tenant has as many event types as it may have.
 var ErrTypeLimit = errors.New("wal: tenant event type limit reached")
 
