@@ -161,7 +161,7 @@ func TestBenchFloorServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Stop()
-	body := `[{"type":"bench.hookd","data":{"n":1}}]`
+	body := `{"type":"bench.hookd","data":{"n":1}}`
 	for i := range 3 {
 		resp, err := http.Post(c.URL+"/v1/events", "application/json", strings.NewReader(body))
 		if err != nil {

@@ -161,8 +161,37 @@ func runDeliver(ctx context.Context, l *Lab) error {
 		// ingest bounds the run (a burst of single-event publishes from
 		// 32 clients is one), not delivery.
 		l.fig(Figure{Name: name + ", acknowledged", Value: rate(int64(k.events), r.Published), Unit: "events/s"})
+		if k.mbs == 1 && k.hooks == 1 {
+			if err := deliverRelay(ctx, l, o, name); err != nil {
+				return err
+			}
+		}
 	}
 	l.fig(Figure{Name: "lost (all configurations)", Value: float64(lost), Want: "0"})
 	l.fig(Figure{Name: "duplicates (all configurations)", Value: float64(dups)})
+	return nil
+}
+
+// deliverRelay runs one configuration of maxBatchSize 1 through the bare
+// relay (ServeFloor: a synced append, then one POST an event), the
+// floor of what any durable relay does on this machine with the same
+// publishers and receiver; a figure of its own beside hookd's.
+func deliverRelay(ctx context.Context, l *Lab, o DeliverOptions, name string) error {
+	t, c, stop, ok, err := l.floorServer(ctx)
+	if err != nil || !ok {
+		return err
+	}
+	defer stop()
+	name += ", bare relay"
+	r, err := deliverOnce(ctx, t, o, func(s *Sink) func() watched { return l.watch(name, time.Second, s, c, nil) })
+	if err != nil {
+		return err
+	}
+	if !r.Complete {
+		l.prog.note("  %s: %d of %d deliveries after %s", name, r.Unique, int64(o.Webhooks)*int64(o.Events), o.Timeout)
+	}
+	l.fig(Figure{Name: name, Value: r.PerSec(), Unit: "deliveries/s",
+		Ceiling: l.ceil.httpEvents(1), CeilingOf: "loopback HTTP, delivered body, 64 conns"})
+	l.fig(Figure{Name: name + ", acknowledged", Value: rate(int64(o.Events), r.Published), Unit: "events/s"})
 	return nil
 }

@@ -284,6 +284,25 @@ func (l *Lab) server(ctx context.Context, env ...string) (*target, *Child, func(
 	return newTarget(c.URL, "", 256), c, func() { c.Stop(); os.RemoveAll(dir) }, nil
 }
 
+// floorServer starts the floor server (ServeFloor) on a fresh dir: the
+// bare relay the scenarios that run one set hookd against. Only without
+// --url (it is a child of this binary); ok is false then.
+func (l *Lab) floorServer(ctx context.Context) (t *target, c *Child, stop func(), ok bool, err error) {
+	if l.o.URL != "" || l.o.Bin == "" {
+		return nil, nil, nil, false, nil
+	}
+	dir, err := os.MkdirTemp(l.tmp, l.scenario+"-floor-")
+	if err != nil {
+		return nil, nil, nil, false, err
+	}
+	c, err = StartFloor(ctx, l.o.Bin, dir)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, nil, false, err
+	}
+	return newTarget(c.URL, "", 256), c, func() { c.Stop(); os.RemoveAll(dir) }, true, nil
+}
+
 // watch samples a load every step until stop: throughput (the sink's
 // deliveries, or acknowledged events when there is no sink), the sink's
 // p99 over the step, the child's RSS and its anonymous and file-backed

@@ -28,16 +28,31 @@ func runLatency(ctx context.Context, l *Lab) error {
 		if err != nil {
 			return err
 		}
-		err = latencyAt(ctx, l, t, c, r, i == 0)
+		err = latencyAt(ctx, l, t, c, r, i == 0, false)
 		stop()
 		if err != nil {
 			return err
+		}
+		// The same rate through the bare relay (ServeFloor): what the
+		// machine does with nothing of hookd's but the HTTP and the sync.
+		ft, fc, fstop, ok, err := l.floorServer(ctx)
+		if err != nil {
+			return err
+		}
+		if ok {
+			err = latencyAt(ctx, l, ft, fc, r, false, true)
+			fstop()
+			if err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle bool) error {
+// latencyAt runs one rate against t (c: its process, nil with --url);
+// relay says t is the bare relay, whose figures are named so.
+func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle, relay bool) error {
 	s, err := StartSink(SinkOptions{})
 	if err != nil {
 		return err
@@ -56,6 +71,11 @@ func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle
 		l.fig(Figure{Name: "idle, one webhook", Value: 100 * float64(c.CPU()-cpu0) / float64(d), Unit: "% of a core"})
 	}
 	name := fmt.Sprintf("%s events/s", thousands(int64(r)))
+	server := "hookd's"
+	if relay {
+		name += ", bare relay"
+		server = "the relay's"
+	}
 	var live atomic.Int64
 	var cpu0 time.Duration
 	if c != nil {
@@ -104,7 +124,7 @@ func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle
 			l.fig(Figure{Name: name + ", RSS peak", Value: peak, Unit: "MiB", Lower: true})
 		}
 		if cpu > 0 {
-			l.fig(Figure{Name: name + ", hookd's CPU", Value: float64(cpu) / float64(wall), Unit: "cores",
+			l.fig(Figure{Name: name + ", " + server + " CPU", Value: float64(cpu) / float64(wall), Unit: "cores",
 				Ceiling: cores, CeilingOf: "the machine's CPUs"})
 		}
 		l.fig(Figure{Name: name + ", CPU per event (ingest + delivery)", Value: ms(cpu) / float64(p.Events), Unit: "CPU-ms",

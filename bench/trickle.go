@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"time"
 )
@@ -17,8 +16,9 @@ const trickleIdle = 30 * time.Second
 // (--duration) with nothing to deliver, so the CPU per event is ingest
 // alone (HTTP, the commit, its fsyncs, and the idle work spread over the
 // events). Floors, measured in the same run: one raw write+fdatasync's
-// CPU, and the same load on a bare server that syncs each request
-// (ServeFloor), hookd's own figure over it being what hookd adds.
+// CPU, and the same load on the bare relay (ServeFloor), which syncs each
+// request and does nothing else: hookd's figure over it is what hookd
+// adds.
 // It needs a child: the CPU is read from its /proc entry.
 func runTrickle(ctx context.Context, l *Lab) error {
 	t, c, stop, err := l.server(ctx)
@@ -53,30 +53,26 @@ func runTrickle(ctx context.Context, l *Lab) error {
 	}
 	// The same load on the floor server: what a process that syncs each
 	// request before answering costs here, with nothing of hookd's.
-	l.prog.set("trickle: the same load on a bare server that fdatasyncs each request")
-	dir, err := os.MkdirTemp(l.tmp, "floor-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	fc, err := StartFloor(ctx, l.o.Bin, dir)
-	if err != nil {
-		return err
-	}
-	defer fc.Stop()
-	fp, fcpu := load(fc, newTarget(fc.URL, "", 256))
-	fc.Stop()
+	l.prog.set("trickle: the same load on the bare relay")
 	bare := 0.0
-	if fp.Events > 0 && fcpu > 0 {
-		bare = ms(fcpu) / float64(fp.Events)
+	var fp pubResult
+	if ft, fc, fstop, ok, err := l.floorServer(ctx); err != nil {
+		return err
+	} else if ok {
+		var fcpu time.Duration
+		fp, fcpu = load(fc, ft)
+		fstop()
+		if fp.Events > 0 && fcpu > 0 {
+			bare = ms(fcpu) / float64(fp.Events)
+		}
 	}
 
 	l.fig(Figure{Name: name + ", published", Value: p.PerSec(), Unit: "events/s", Ceiling: r, CeilingOf: "the rate asked for"})
 	l.fig(Figure{Name: name + ", CPU per event ingested", Value: ms(cpu) / float64(p.Events), Unit: "CPU-ms",
 		Lower: true, Ceiling: ms(l.ceil.FsyncCPU), CeilingOf: "CPU of one write+fdatasync"})
 	if bare > 0 {
-		l.fig(Figure{Name: name + ", CPU per event ingested, against a bare server", Value: ms(cpu) / float64(p.Events), Unit: "CPU-ms",
-			Lower: true, Ceiling: bare, CeilingOf: "a bare fasthttp server's CPU per request, write+fdatasync in the handler, same load"})
+		l.fig(Figure{Name: name + ", CPU per event ingested, against the bare relay", Value: ms(cpu) / float64(p.Events), Unit: "CPU-ms",
+			Lower: true, Ceiling: bare, CeilingOf: "the bare relay's CPU per request (a synced append), same load"})
 	}
 	l.fig(Figure{Name: name + ", ack p50", Value: ms(hq(p.Ack, 50)), Unit: "ms", Lower: true,
 		Ceiling: ms(l.ceil.LatencyFloor()), CeilingOf: "fdatasync p50 + loopback RTT"})
@@ -86,7 +82,7 @@ func runTrickle(ctx context.Context, l *Lab) error {
 		l.fig(Figure{Name: name + ", failed requests", Value: float64(p.Errors), Want: "0"})
 	}
 	if fp.Errors > 0 {
-		l.fig(Figure{Name: name + ", the bare server's failed requests", Value: float64(fp.Errors), Want: "0"})
+		l.fig(Figure{Name: name + ", the bare relay's failed requests", Value: float64(fp.Errors), Want: "0"})
 	}
 	return nil
 }
