@@ -36,40 +36,60 @@ func Body(n, size int, typ string, seq int64) []byte {
 
 // runIngest publishes as fast as hookd acknowledges, 1 and 100 events per
 // request from 64 clients, with no webhook to deliver to: durable ingest
-// alone. Ceiling: loopback HTTP with the same bodies and connections.
+// alone; then the same load on the bare relay (ServeFloor), figures of
+// their own. Ceiling: loopback HTTP with the same bodies and connections.
 func runIngest(ctx context.Context, l *Lab) error {
 	for _, batch := range dims(l.o.Batch, 1, 100) {
+		name := fmt.Sprintf("%d/request, %d clients", batch, or(l.o.Clients, 64))
 		t, c, stop, err := l.server(ctx)
 		if err != nil {
 			return err
 		}
-		name := fmt.Sprintf("%d/request, %d clients", batch, or(l.o.Clients, 64))
-		var live atomic.Int64
-		done := l.watch(name, time.Second, nil, c, &live)
-		r := publish(ctx, t, pubOptions{Clients: or(l.o.Clients, 64), PerRequest: batch, Rate: l.o.Rate,
-			Duration: or(l.o.Duration, 5*time.Second), DataBytes: or(l.o.DataBytes, eventBytes), Live: &live})
-		done()
-		var rss int64
-		if c != nil {
-			rss = c.RSS()
+		err = ingestOnce(ctx, l, t, c, stop, batch, name)
+		if err != nil {
+			return err
 		}
-		stop()
-		if r.Events == 0 {
-			return fmt.Errorf("no event acknowledged (%d errors; first: %s)", r.Errors, r.FirstError)
+		ft, fc, fstop, ok, err := l.floorServer(ctx)
+		if err != nil {
+			return err
 		}
-		ceil := l.ceil.httpEvents(batch)
-		l.fig(Figure{Name: name, Value: r.PerSec(), Unit: "events/s", Ceiling: ceil, CeilingOf: "loopback HTTP, same body, 64 conns"})
-		l.fig(Figure{Name: name + ", ack p50", Value: ms(hq(r.Ack, 50)), Unit: "ms", Lower: true,
-			Ceiling: ms(l.ceil.LatencyFloor()), CeilingOf: "fdatasync p50 + loopback RTT"})
-		l.fig(Figure{Name: name + ", ack p99", Value: ms(hq(r.Ack, 99)), Unit: "ms", Lower: true,
-			Ceiling: ms(l.ceil.LatencyFloor()), CeilingOf: "fdatasync p50 + loopback RTT"})
-		if r.Errors > 0 {
-			l.fig(Figure{Name: name + ", failed requests", Value: float64(r.Errors), Unit: "", Want: "0"})
-			l.prog.note("  %s: %d requests failed, first: %s", name, r.Errors, r.FirstError)
+		if ok {
+			if err := ingestOnce(ctx, l, ft, fc, fstop, batch, name+", bare relay"); err != nil {
+				return err
+			}
 		}
-		if rss > 0 {
-			l.fig(Figure{Name: name + ", RSS at the end", Value: float64(rss) / (1 << 20), Unit: "MiB"})
-		}
+	}
+	return nil
+}
+
+// ingestOnce runs one ingest load against t (c: its process, nil with
+// --url) and stops it.
+func ingestOnce(ctx context.Context, l *Lab, t *target, c *Child, stop func(), batch int, name string) error {
+	var live atomic.Int64
+	done := l.watch(name, time.Second, nil, c, &live)
+	r := publish(ctx, t, pubOptions{Clients: or(l.o.Clients, 64), PerRequest: batch, Rate: l.o.Rate,
+		Duration: or(l.o.Duration, 5*time.Second), DataBytes: or(l.o.DataBytes, eventBytes), Live: &live})
+	done()
+	var rss int64
+	if c != nil {
+		rss = c.RSS()
+	}
+	stop()
+	if r.Events == 0 {
+		return fmt.Errorf("%s: no event acknowledged (%d errors; first: %s)", name, r.Errors, r.FirstError)
+	}
+	ceil := l.ceil.httpEvents(batch)
+	l.fig(Figure{Name: name, Value: r.PerSec(), Unit: "events/s", Ceiling: ceil, CeilingOf: "loopback HTTP, same body, 64 conns"})
+	l.fig(Figure{Name: name + ", ack p50", Value: ms(hq(r.Ack, 50)), Unit: "ms", Lower: true,
+		Ceiling: ms(l.ceil.LatencyFloor()), CeilingOf: "fdatasync p50 + loopback RTT"})
+	l.fig(Figure{Name: name + ", ack p99", Value: ms(hq(r.Ack, 99)), Unit: "ms", Lower: true,
+		Ceiling: ms(l.ceil.LatencyFloor()), CeilingOf: "fdatasync p50 + loopback RTT"})
+	if r.Errors > 0 {
+		l.fig(Figure{Name: name + ", failed requests", Value: float64(r.Errors), Unit: "", Want: "0"})
+		l.prog.note("  %s: %d requests failed, first: %s", name, r.Errors, r.FirstError)
+	}
+	if rss > 0 {
+		l.fig(Figure{Name: name + ", RSS at the end", Value: float64(rss) / (1 << 20), Unit: "MiB"})
 	}
 	return nil
 }

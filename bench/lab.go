@@ -92,7 +92,7 @@ type scenario struct {
 
 var scenarios = []scenario{
 	{name: "limits", about: "raw loopback HTTP and write+fdatasync: the ceilings the ratios use; Badger's own group commit; a page fault's cost", quick: true, run: runLimits},
-	{name: "ingest", about: "publish as fast as acknowledged: 1 and 100 events per request, 64 clients", quick: true, run: runIngest},
+	{name: "ingest", about: "publish as fast as acknowledged: 1 and 100 events per request, 64 clients; also through a bare relay", quick: true, run: runIngest},
 	{name: "deliver", about: "publish → sink: maxBatchSize 1 and 100, 1 and 100 webhooks, a 20k burst from 32 clients and a steady 100k; size 1 also through a bare relay", quick: true, run: runDeliver},
 	{name: "latency", about: "publish → receive at 150, 1k, 5k, 20k events/s: p50/p99/p999/max, CPU per event, idle CPU; each rate also through a bare relay", quick: true, run: runLatency},
 	{name: "fanout", about: "one event to N webhooks: time until all N have it, and a burst's deliveries/s", quick: true, run: runFanout},
