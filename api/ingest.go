@@ -195,11 +195,31 @@ func (s *Server) publishEvents(ctx *fasthttp.RequestCtx, p *Principal) error {
 	acc := res.Accepted()
 	s.metrics.ingestAccepted.Add(float64(acc))
 	s.metrics.ingestDuplicates.Add(float64(len(evs) - acc))
-	out := publishResponse{Accepted: acc, Duplicates: len(evs) - acc, IDs: make([]string, len(res.IDs))}
-	for i, id := range res.IDs {
-		out.IDs[i] = id.Text("evt_")
+	ctx.SetStatusCode(202)
+	ctx.SetContentType("application/json")
+	ctx.Response.SetBodyRaw(appendPublishResponse(make([]byte, 0, 48+31*len(res.IDs)), acc, len(evs)-acc, res.IDs))
+	return nil
+}
+
+// appendPublishResponse appends what json.Marshal makes of a
+// publishResponse, built by hand: on single-event publishes the encoder
+// was ~3% of the server's CPU. Event ids are "evt_" and 26 Crockford
+// base32 characters, nothing JSON escapes.
+func appendPublishResponse(b []byte, accepted, duplicates int, ids []wal.ID) []byte {
+	b = append(b, `{"accepted":`...)
+	b = strconv.AppendInt(b, int64(accepted), 10)
+	b = append(b, `,"duplicates":`...)
+	b = strconv.AppendInt(b, int64(duplicates), 10)
+	b = append(b, `,"ids":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = id.AppendText(b, "evt_")
+		b = append(b, '"')
 	}
-	return writeJSON(ctx, 202, out)
+	return append(b, "]}"...)
 }
 
 type eventOut struct {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"hookd/wal"
 )
 
 func FuzzDecodeEvents(f *testing.F) {
@@ -166,6 +168,29 @@ func BenchmarkDecodeEvents(b *testing.B) {
 	for b.Loop() {
 		if _, err := decodeEvents("application/json", body, 1<<20); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// The hand-built publish response is byte for byte what json.Marshal
+// makes of a publishResponse, for any number of ids.
+func TestAppendPublishResponseMatchesMarshal(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 100} {
+		ids := make([]wal.ID, n)
+		want := publishResponse{Accepted: n - n/3, Duplicates: n / 3, IDs: make([]string, n)}
+		for i := range ids {
+			for j := range ids[i] {
+				ids[i][j] = byte(i*131 + j*17 + 255*(j%2))
+			}
+			want.IDs[i] = ids[i].Text("evt_")
+		}
+		wb, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := appendPublishResponse([]byte("x"), want.Accepted, want.Duplicates, ids)
+		if !bytes.Equal(got[1:], wb) || got[0] != 'x' {
+			t.Errorf("%d ids:\n got %s\nwant x%s", n, got, wb)
 		}
 	}
 }

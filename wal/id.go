@@ -45,6 +45,15 @@ func (id ID) Text(prefix string) string {
 	return string(b)
 }
 
+// AppendText appends id as Text(prefix) does, without allocating a string.
+func (id ID) AppendText(dst []byte, prefix string) []byte {
+	dst = append(dst, prefix...)
+	n := len(dst)
+	dst = append(dst, make([]byte, 26)...)
+	encodeULID(dst[n:], id)
+	return dst
+}
+
 func encodeULID(dst []byte, id ID) {
 	// 128 bits → 26 chars; the first char carries the top 3 bits.
 	hi := binary.BigEndian.Uint64(id[:8])
