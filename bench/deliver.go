@@ -177,21 +177,18 @@ func runDeliver(ctx context.Context, l *Lab) error {
 // floor of what any durable relay does on this machine with the same
 // publishers and receiver; a figure of its own beside hookd's.
 func deliverRelay(ctx context.Context, l *Lab, o DeliverOptions, name string) error {
-	t, c, stop, ok, err := l.floorServer(ctx)
-	if err != nil || !ok {
-		return err
-	}
-	defer stop()
-	name += ", bare relay"
-	r, err := deliverOnce(ctx, t, o, func(s *Sink) func() watched { return l.watch(name, time.Second, s, c, nil) })
-	if err != nil {
-		return err
-	}
-	if !r.Complete {
-		l.prog.note("  %s: %d of %d deliveries after %s", name, r.Unique, int64(o.Webhooks)*int64(o.Events), o.Timeout)
-	}
-	l.fig(Figure{Name: name, Value: r.PerSec(), Unit: "deliveries/s",
-		Ceiling: l.ceil.httpEvents(1), CeilingOf: "loopback HTTP, delivered body, 64 conns"})
-	l.fig(Figure{Name: name + ", acknowledged", Value: rate(int64(o.Events), r.Published), Unit: "events/s"})
-	return nil
+	return l.withRelay(ctx, func(t *target, c *Child) error {
+		name += ", bare relay"
+		r, err := deliverOnce(ctx, t, o, func(s *Sink) func() watched { return l.watch(name, time.Second, s, c, nil) })
+		if err != nil {
+			return err
+		}
+		if !r.Complete {
+			l.prog.note("  %s: %d of %d deliveries after %s", name, r.Unique, int64(o.Webhooks)*int64(o.Events), o.Timeout)
+		}
+		l.fig(Figure{Name: name, Value: r.PerSec(), Unit: "deliveries/s",
+			Ceiling: l.ceil.httpEvents(1), CeilingOf: "loopback HTTP, delivered body, 64 conns"})
+		l.fig(Figure{Name: name + ", acknowledged", Value: rate(int64(o.Events), r.Published), Unit: "events/s"})
+		return nil
+	})
 }

@@ -45,18 +45,13 @@ func runIngest(ctx context.Context, l *Lab) error {
 		if err != nil {
 			return err
 		}
-		err = ingestOnce(ctx, l, t, c, stop, batch, name)
-		if err != nil {
+		if err := ingestOnce(ctx, l, t, c, stop, batch, name); err != nil {
 			return err
 		}
-		ft, fc, fstop, ok, err := l.floorServer(ctx)
-		if err != nil {
+		if err := l.withRelay(ctx, func(t *target, c *Child) error {
+			return ingestOnce(ctx, l, t, c, func() {}, batch, name+", bare relay")
+		}); err != nil {
 			return err
-		}
-		if ok {
-			if err := ingestOnce(ctx, l, ft, fc, fstop, batch, name+", bare relay"); err != nil {
-				return err
-			}
 		}
 	}
 	return nil

@@ -284,23 +284,25 @@ func (l *Lab) server(ctx context.Context, env ...string) (*target, *Child, func(
 	return newTarget(c.URL, "", 256), c, func() { c.Stop(); os.RemoveAll(dir) }, nil
 }
 
-// floorServer starts the floor server (ServeFloor) on a fresh dir: the
-// bare relay the scenarios that run one set hookd against. Only without
-// --url (it is a child of this binary); ok is false then.
-func (l *Lab) floorServer(ctx context.Context) (t *target, c *Child, stop func(), ok bool, err error) {
+// withRelay runs fn against the bare relay (ServeFloor), started on a
+// fresh dir and stopped after: the floor the scenarios that run one set
+// hookd against. It is a child of this binary, so with --url it does
+// nothing.
+func (l *Lab) withRelay(ctx context.Context, fn func(t *target, c *Child) error) error {
 	if l.o.URL != "" || l.o.Bin == "" {
-		return nil, nil, nil, false, nil
+		return nil
 	}
 	dir, err := os.MkdirTemp(l.tmp, l.scenario+"-floor-")
 	if err != nil {
-		return nil, nil, nil, false, err
+		return err
 	}
-	c, err = StartFloor(ctx, l.o.Bin, dir)
+	defer os.RemoveAll(dir)
+	c, err := StartFloor(ctx, l.o.Bin, dir)
 	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, nil, false, err
+		return err
 	}
-	return newTarget(c.URL, "", 256), c, func() { c.Stop(); os.RemoveAll(dir) }, true, nil
+	defer c.Stop()
+	return fn(newTarget(c.URL, "", 256), c)
 }
 
 // watch samples a load every step until stop: throughput (the sink's

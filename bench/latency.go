@@ -35,16 +35,10 @@ func runLatency(ctx context.Context, l *Lab) error {
 		}
 		// The same rate through the bare relay (ServeFloor): what the
 		// machine does with nothing of hookd's but the HTTP and the sync.
-		ft, fc, fstop, ok, err := l.floorServer(ctx)
-		if err != nil {
+		if err := l.withRelay(ctx, func(t *target, c *Child) error {
+			return latencyAt(ctx, l, t, c, r, false, true)
+		}); err != nil {
 			return err
-		}
-		if ok {
-			err = latencyAt(ctx, l, ft, fc, r, false, true)
-			fstop()
-			if err != nil {
-				return err
-			}
 		}
 	}
 	return nil

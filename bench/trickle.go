@@ -56,15 +56,15 @@ func runTrickle(ctx context.Context, l *Lab) error {
 	l.prog.set("trickle: the same load on the bare relay")
 	bare := 0.0
 	var fp pubResult
-	if ft, fc, fstop, ok, err := l.floorServer(ctx); err != nil {
-		return err
-	} else if ok {
+	if err := l.withRelay(ctx, func(t *target, c *Child) error {
 		var fcpu time.Duration
-		fp, fcpu = load(fc, ft)
-		fstop()
+		fp, fcpu = load(c, t)
 		if fp.Events > 0 && fcpu > 0 {
 			bare = ms(fcpu) / float64(fp.Events)
 		}
+		return nil
+	}); err != nil {
+		return err
 	}
 
 	l.fig(Figure{Name: name + ", published", Value: p.PerSec(), Unit: "events/s", Ceiling: r, CeilingOf: "the rate asked for"})
