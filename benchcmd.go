@@ -43,7 +43,7 @@ Flags:
 
 // benchCmd is `hookd bench`: the performance lab.
 func benchCmd(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 2 && args[0] == bench.FloorServerArg { // the lab's own child (trickle)
+	if len(args) == 2 && args[0] == bench.FloorServerArg { // the lab's own child: the bare relay
 		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		if err := bench.ServeFloor(ctx, args[1], stdout); err != nil {
