@@ -45,11 +45,13 @@ func runIngest(ctx context.Context, l *Lab) error {
 		if err != nil {
 			return err
 		}
-		if err := ingestOnce(ctx, l, t, c, stop, batch, name); err != nil {
+		err = ingestOnce(ctx, l, t, c, batch, name)
+		stop()
+		if err != nil {
 			return err
 		}
 		if err := l.withRelay(ctx, func(t *target, c *Child) error {
-			return ingestOnce(ctx, l, t, c, func() {}, batch, name+", bare relay")
+			return ingestOnce(ctx, l, t, c, batch, name+", bare relay")
 		}); err != nil {
 			return err
 		}
@@ -58,8 +60,8 @@ func runIngest(ctx context.Context, l *Lab) error {
 }
 
 // ingestOnce runs one ingest load against t (c: its process, nil with
-// --url) and stops it.
-func ingestOnce(ctx context.Context, l *Lab, t *target, c *Child, stop func(), batch int, name string) error {
+// --url).
+func ingestOnce(ctx context.Context, l *Lab, t *target, c *Child, batch int, name string) error {
 	var live atomic.Int64
 	done := l.watch(name, time.Second, nil, c, &live)
 	r := publish(ctx, t, pubOptions{Clients: or(l.o.Clients, 64), PerRequest: batch, Rate: l.o.Rate,
@@ -69,7 +71,6 @@ func ingestOnce(ctx context.Context, l *Lab, t *target, c *Child, stop func(), b
 	if c != nil {
 		rss = c.RSS()
 	}
-	stop()
 	if r.Events == 0 {
 		return fmt.Errorf("%s: no event acknowledged (%d errors; first: %s)", name, r.Errors, r.FirstError)
 	}

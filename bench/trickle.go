@@ -36,9 +36,9 @@ func runTrickle(ctx context.Context, l *Lab) error {
 
 	r := or(l.o.Rate, 150)
 	name := fmt.Sprintf("%s events/s, 1/request, no webhook", thousands(int64(r)))
-	load := func(c *Child, t *target) (pubResult, time.Duration) {
+	load := func(c *Child, t *target, series string) (pubResult, time.Duration) {
 		var live atomic.Int64
-		done := l.watch(name, time.Second, nil, c, &live)
+		done := l.watch(series, time.Second, nil, c, &live)
 		cpu0 := c.CPU()
 		p := publish(ctx, t, pubOptions{Clients: or(l.o.Clients, 4), PerRequest: 1, Rate: r,
 			Duration: or(l.o.Duration, 20*time.Second), DataBytes: or(l.o.DataBytes, eventBytes), Live: &live})
@@ -46,7 +46,7 @@ func runTrickle(ctx context.Context, l *Lab) error {
 		done()
 		return p, cpu
 	}
-	p, cpu := load(c, t)
+	p, cpu := load(c, t, name)
 	stop()
 	if p.Events == 0 {
 		return fmt.Errorf("no event acknowledged at %s (%d errors, first: %s)", name, p.Errors, p.FirstError)
@@ -58,7 +58,7 @@ func runTrickle(ctx context.Context, l *Lab) error {
 	var fp pubResult
 	if err := l.withRelay(ctx, func(t *target, c *Child) error {
 		var fcpu time.Duration
-		fp, fcpu = load(c, t)
+		fp, fcpu = load(c, t, name+", bare relay")
 		if fp.Events > 0 && fcpu > 0 {
 			bare = ms(fcpu) / float64(fp.Events)
 		}
