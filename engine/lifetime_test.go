@@ -184,3 +184,42 @@ func TestNotificationDuringStart(t *testing.T) {
 	default:
 	}
 }
+
+// A send worker takes the next send once its own has ended, a send that
+// finds no worker waiting starts one (none waits behind another), and
+// Close ends the waiting workers and refuses sends from then on.
+func TestSendWorkers(t *testing.T) {
+	e := New(Options{NoOperationalEvents: true})
+	e.sendIdle = time.Hour // Close, not the idle timer, must end them
+	release := make(chan struct{})
+	running := make(chan int, 3)
+	e.goSend(func() { running <- 1; <-release })
+	<-running
+	// The first send still runs: the second must not wait for it.
+	e.goSend(func() { running <- 2 })
+	if got := <-running; got != 2 {
+		t.Fatalf("second send: got %d", got)
+	}
+	close(release)
+	// Sends one after another: each finds a worker waiting (or, having
+	// come before it was back, starts one), so a few workers serve them all.
+	const sends = 100
+	done := make(chan struct{})
+	for range sends {
+		e.goSend(func() { done <- struct{}{} })
+		<-done
+	}
+	if n := len(engineGoroutines()); n == 0 || n >= sends {
+		t.Fatalf("%d sends one after another left %d send workers; want them reused", sends, n)
+	}
+	if err := e.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if g := engineGoroutines(); len(g) > 0 {
+		t.Fatalf("goroutines left after Close:\n%s", strings.Join(g, "\n\n"))
+	}
+	e.goSend(func() { t.Error("a send ran after Close") })
+	if g := engineGoroutines(); len(g) > 0 {
+		t.Fatalf("goroutines started after Close:\n%s", strings.Join(g, "\n\n"))
+	}
+}

@@ -55,9 +55,11 @@ type Engine struct {
 	timer    *ownedTimer // the loop's next wake
 	timerAt  time.Time
 
-	wake    chan struct{} // one slot: the loop has something to look at
-	opening atomic.Int32  // opens running (at most maxOpening)
-	inbox   *inbox        // new queue entries (inbox.go)
+	wake     chan struct{} // one slot: the loop has something to look at
+	sends    chan func()   // unbuffered: a send worker waiting for its next send (lifetime.go)
+	sendIdle time.Duration // how long a send worker waits for one
+	opening  atomic.Int32  // opens running (at most maxOpening)
+	inbox    *inbox        // new queue entries (inbox.go)
 	// batchMu serializes the read-modify-write of one batch's record
 	// (an attempt's result against a replay or sendexpired), striped by
 	// batch id. Lock order: batchMu before mu.
@@ -99,7 +101,7 @@ func New(o Options) *Engine {
 	e := &Engine{store: o.Store, disp: o.Dispatcher, clock: o.Clock, log: o.Logger, on: o.OnAttempt,
 		core: NewCore(o.Core), hooks: map[wal.ID]*wal.Webhook{}, parts: map[wal.Part]*partHeld{}, fresh: map[wal.ID]*freshBatch{}, taken: map[wal.ID]wal.Cursor{},
 		lastOpen: map[wal.ID]*openTicket{},
-		wake:     make(chan struct{}, 1), inbox: newInbox(), timers: map[*ownedTimer]struct{}{}, stopped: make(chan struct{}),
+		wake:     make(chan struct{}, 1), sends: make(chan func()), sendIdle: sendWorkerIdle, inbox: newInbox(), timers: map[*ownedTimer]struct{}{}, stopped: make(chan struct{}),
 		stats: newCounters()}
 	if app, ok := o.Store.(appender); ok && !o.NoOperationalEvents {
 		e.pub = newPublisher(app, o.Logger, e.stats, o.Clock.Now, e.wantsOps)
