@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -106,6 +107,8 @@ type Store struct {
 	gcDone    chan struct{}
 	spaceDone chan struct{}
 	space     *space                 // nil: no reserve
+	dir       os.FileInfo            // the data directory as opened (nil: in memory); checkDir
+	dirGone   atomic.Bool            // checkDir found it removed or replaced
 	allocErr  atomic.Pointer[string] // the last preallocation error logged
 
 	queued atomic.Pointer[func(map[ID]int)]
@@ -200,6 +203,13 @@ func Open(opts Options) (*Store, error) {
 	s.syncCond = sync.NewCond(&s.syncMu)
 	s.synced = make(chan struct{})
 	s.inl = newInliner(opts)
+	if !opts.InMemory {
+		s.dir, err = os.Stat(opts.Dir)
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("wal: open %s: %w", opts.Dir, err)
+	}
 	if s.memLogs, err = newRotatingLog(opts.Dir, 5, ".mem", opts.InMemory); err == nil {
 		s.vlogs, err = newRotatingLog(opts.Dir, 6, ".vlog", opts.InMemory)
 	}
@@ -393,7 +403,8 @@ func (s *Store) pace(every time.Duration, seen *uint64) (wrote bool, next time.D
 	return true, every
 }
 
-// spaceLoop measures free space and allocates Badger's new log files
+// spaceLoop checks that the data directory is still there (checkDir),
+// measures free space and allocates Badger's new log files
 // (those the syncer has not seen yet: a rotation by a lazy write, or by
 // value-log GC) every spaceInterval, so that the reserve's state comes
 // back by itself once space is freed. An idle store (pace) measures every
@@ -401,7 +412,7 @@ func (s *Store) pace(every time.Duration, seen *uint64) (wrote bool, next time.D
 // the reserve it measures every spaceInterval, idle or not.
 func (s *Store) spaceLoop() {
 	defer close(s.spaceDone)
-	if s.space == nil {
+	if s.dir == nil {
 		return
 	}
 	seen := s.writes.Load()
@@ -414,18 +425,45 @@ func (s *Store) spaceLoop() {
 		case <-t.C:
 		}
 		wrote, next := s.pace(spaceInterval, &seen)
-		if wrote {
-			s.memLogs.preallocate()
-			s.vlogs.preallocate()
-		}
-		if err := s.space.measure(); err != nil {
-			s.log.Warn("wal: cannot measure free space", zap.Error(err))
-		}
-		if s.space.refuse(spaceClient) != nil {
-			next = spaceInterval
+		s.checkDir()
+		if s.space != nil {
+			if wrote {
+				s.memLogs.preallocate()
+				s.vlogs.preallocate()
+			}
+			if err := s.space.measure(); err != nil {
+				s.log.Warn("wal: cannot measure free space", zap.Error(err))
+			}
+			if s.space.refuse(spaceClient) != nil {
+				next = spaceInterval
+			}
 		}
 		t.Reset(next)
 	}
+}
+
+// checkDir fails the store (fail-stop, like a failed sync) when its data
+// directory was removed or replaced while open. Badger's files stay open
+// and mapped, so writes and syncs into them still succeed, but they can no
+// longer be found: a restart opens an empty store, and whatever was
+// acknowledged meanwhile is gone. Badger also cannot create its next
+// table, and retries that every second for ever. spaceLoop checks on
+// each tick (every 2 s at most), so at most that long of acknowledged
+// events is written where no restart will find it. A directory that
+// cannot be examined (permissions changed) is left alone: it may still
+// hold the files.
+func (s *Store) checkDir() {
+	if s.dir == nil {
+		return
+	}
+	fi, err := os.Stat(s.opts.Dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil, os.SameFile(fi, s.dir):
+		return
+	}
+	s.dirGone.Store(true)
+	s.fail(fmt.Errorf("data directory %s was removed or replaced while open: its files can no longer be found", s.opts.Dir))
 }
 
 // Close stops accepting writes, commits everything already queued, stops
@@ -447,6 +485,12 @@ func (s *Store) Close() error {
 	s.backups.wait() // a backup stops at its next record once gcStop is closed
 	s.memLogs.close()
 	s.vlogs.close()
+	if s.checkDir(); s.dirGone.Load() {
+		// Badger's Close would flush its memtable into the directory that
+		// is gone, retrying every second for ever: left open, its files
+		// (unreachable already) go with the process.
+		return fmt.Errorf("wal: close: %w; Badger left open", s.Err())
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("wal: close: %w", err)
 	}
@@ -503,7 +547,7 @@ func (s *Store) fail(err error) {
 	s.failOnce.Do(func() {
 		f := &FailedError{Err: err}
 		s.failed.Store(f)
-		s.log.Error("wal: commit failed; store is now fail-stop, nothing more is acknowledged", zap.Error(err))
+		s.log.Error("wal: store failed; it is now fail-stop, nothing more is acknowledged", zap.Error(err))
 	})
 }
 

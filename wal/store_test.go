@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/dgraph-io/badger/v4"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 func openTest(t testing.TB, dir string) *Store {
@@ -502,5 +505,65 @@ func TestEventTypesBounded(t *testing.T) {
 	}
 	if _, err := s.CreateEventType("acme", EventType{Name: "x"}); err != nil {
 		t.Fatalf("create after a delete: %v", err)
+	}
+}
+
+// A data directory removed, or removed and made again, under an open
+// store fails it: Badger's files still take writes and syncs, but no
+// restart would find them. The space loop notices within a tick; nothing
+// is acknowledged after, Ready says why, and Close returns (Badger, whose
+// flush into the missing directory would retry for ever, is left open).
+func TestDataDirGone(t *testing.T) {
+	for _, remake := range []bool{false, true} {
+		name := "removed"
+		if remake {
+			name = "replaced"
+		}
+		t.Run(name, func(t *testing.T) {
+			old := spaceInterval
+			spaceInterval = 10 * time.Millisecond
+			t.Cleanup(func() { spaceInterval = old })
+			dir := filepath.Join(t.TempDir(), "data")
+			s, err := Open(Options{Dir: dir, MinFreeBytes: -1}) // no reserve: the check runs without one
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Append("acme", []EventInput{ev("a", "", `1`)}); err != nil {
+				t.Fatal(err)
+			}
+			s.checkDir()
+			if err := s.Err(); err != nil {
+				t.Fatalf("failed with its directory in place: %v", err)
+			}
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			if remake {
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitFor(t, func() bool { return s.Err() != nil })
+			var f *FailedError
+			if err := s.Err(); !errors.As(err, &f) || !strings.Contains(err.Error(), "data directory") {
+				t.Fatalf("Err() = %v, want the directory named", err)
+			}
+			if _, err := s.Append("acme", []EventInput{ev("a", "", `2`)}); err == nil {
+				t.Error("append acknowledged after the data directory went")
+			}
+			if s.Ready() == nil {
+				t.Error("Ready() = nil after the data directory went")
+			}
+			closed := make(chan error, 1)
+			go func() { closed <- s.Close() }()
+			select {
+			case err := <-closed:
+				if err == nil {
+					t.Error("Close() = nil; want the failure")
+				}
+			case <-time.After(time.Minute):
+				t.Fatal("Close did not return")
+			}
+		})
 	}
 }
