@@ -165,10 +165,7 @@ func appendJSONString(out []byte, s string) []byte {
 }
 
 func appendJSONID(out []byte, id ID) []byte {
-	out = append(out, '"')
-	out = append(out, make([]byte, 26)...)
-	encodeULID(out[len(out)-26:], id)
-	return append(out, '"')
+	return append(id.AppendText(append(out, '"'), ""), '"')
 }
 
 // appendJSONTime appends key and t as time.Time.MarshalJSON does,

@@ -204,11 +204,10 @@ func Open(opts Options) (*Store, error) {
 	s.synced = make(chan struct{})
 	s.inl = newInliner(opts)
 	if !opts.InMemory {
-		s.dir, err = os.Stat(opts.Dir)
-	}
-	if err != nil {
-		_ = db.Close()
-		return nil, fmt.Errorf("wal: open %s: %w", opts.Dir, err)
+		if s.dir, err = os.Stat(opts.Dir); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("wal: open %s: %w", opts.Dir, err)
+		}
 	}
 	if s.memLogs, err = newRotatingLog(opts.Dir, 5, ".mem", opts.InMemory); err == nil {
 		s.vlogs, err = newRotatingLog(opts.Dir, 6, ".vlog", opts.InMemory)
