@@ -127,6 +127,7 @@ func constHistogram(d *prometheus.Desc, h engine.Histogram) prometheus.Metric {
 type StoreMetrics struct {
 	groupOps     prometheus.Histogram
 	groupRecords prometheus.Histogram
+	write        prometheus.Histogram
 	fsync        prometheus.Histogram
 }
 
@@ -140,6 +141,10 @@ func NewStoreMetrics() *StoreMetrics {
 			Help: "Operations (publish requests, batch opens, attempt results, ...) written per group commit.", Buckets: sizes}),
 		groupRecords: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hookd_wal_commit_group_records",
 			Help: "Records per group commit: events of publish requests, batches opened, one per other operation.", Buckets: sizes}),
+		write: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hookd_wal_write_seconds",
+			Help: "Time to write one commit group into the store, before its fsync. Every group behind it waits: " +
+				"the slow ones are memtable or value-log rotations, and writes held while level 0 is full.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .002, .005, .01, .025, .05, .1, .25, 1}}),
 		fsync: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hookd_wal_fsync_seconds",
 			Help:    "Time to fsync one written group (memtable log, and value log beside it).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .002, .005, .01, .025, .05, .1, .25, 1}}),
@@ -147,9 +152,10 @@ func NewStoreMetrics() *StoreMetrics {
 }
 
 // Committed implements wal.Observer.
-func (m *StoreMetrics) Committed(ops, weight int) {
+func (m *StoreMetrics) Committed(ops, weight int, d time.Duration) {
 	m.groupOps.Observe(float64(ops))
 	m.groupRecords.Observe(float64(weight))
+	m.write.Observe(d.Seconds())
 }
 
 // Synced implements wal.Observer.
@@ -161,7 +167,7 @@ func (m *metrics) registerOps(o Options, now func() time.Time) {
 	if sm == nil {
 		sm = NewStoreMetrics() // not wired to the store: the series exist, empty
 	}
-	m.reg.MustRegister(sm.groupOps, sm.groupRecords, sm.fsync)
+	m.reg.MustRegister(sm.groupOps, sm.groupRecords, sm.write, sm.fsync)
 	if o.Engine != nil {
 		m.reg.MustRegister(engineCollector{eng: o.Engine, now: now})
 	}
@@ -177,7 +183,21 @@ func (m *metrics) registerOps(o Options, now func() time.Time) {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hookd_storage_ready",
 			Help: "1 when the store is open and writable with free space above its reserve (/readyz), else 0."},
 			func() float64 { return b2f(store.Ready() == nil) }))
+		if lsm, ok := store.(levelZero); ok {
+			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hookd_storage_l0_tables",
+				Help: "Tables in Badger's level 0. At hookd_storage_l0_tables_stall, every write waits for a compaction."},
+				func() float64 { n, _ := lsm.LevelZero(); return float64(n) }))
+			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hookd_storage_l0_tables_stall",
+				Help: "The number of level-0 tables at which Badger holds every write until a compaction takes some out."},
+				func() float64 { _, n := lsm.LevelZero(); return float64(n) }))
+		}
 	}
+}
+
+// levelZero is what a store with an LSM tree (wal.Store) reports of its
+// level 0; a store without one (a clustered backend) need not.
+type levelZero interface {
+	LevelZero() (tables, stall int)
 }
 
 func b2f(b bool) float64 {

@@ -172,8 +172,8 @@ func TestMetricsFollowDeliveries(t *testing.T) {
 	for _, name := range []string{"hookd_delivery_attempts_total", "hookd_delivery_attempt_duration_seconds_count",
 		"hookd_delivery_latency_seconds_count", "hookd_delivery_retries_scheduled_total", "hookd_batches_ended_total",
 		"hookd_open_batches", "hookd_events_waiting", "hookd_events_oldest_waiting_age_seconds", "hookd_webhooks",
-		"hookd_operational_events_total", "hookd_wal_commit_group_ops_count", "hookd_wal_fsync_seconds_count",
-		"hookd_storage_failed", "hookd_storage_ready", "hookd_build_info"} {
+		"hookd_operational_events_total", "hookd_wal_commit_group_ops_count", "hookd_wal_write_seconds_count",
+		"hookd_wal_fsync_seconds_count", "hookd_storage_l0_tables", "hookd_storage_l0_tables_stall", "hookd_storage_failed", "hookd_storage_ready", "hookd_build_info"} {
 		if _, ok := before.find(name); !ok {
 			t.Errorf("%s missing from /metrics", name)
 		}
@@ -229,8 +229,12 @@ func TestMetricsFollowDeliveries(t *testing.T) {
 		}
 	}
 	if after.get("hookd_wal_commit_group_ops_count") <= before.get("hookd_wal_commit_group_ops_count") ||
+		after.get("hookd_wal_write_seconds_count") != after.get("hookd_wal_commit_group_ops_count") ||
 		after.get("hookd_wal_fsync_seconds_count") <= before.get("hookd_wal_fsync_seconds_count") {
-		t.Error("the commit group and fsync histograms did not move")
+		t.Error("the commit group, write and fsync histograms did not move together")
+	}
+	if after.get("hookd_storage_l0_tables_stall") != 15 { // Badger's default, which hookd keeps
+		t.Errorf("hookd_storage_l0_tables_stall = %v, want 15", after.get("hookd_storage_l0_tables_stall"))
 	}
 	if after.get("hookd_events_oldest_waiting_age_seconds") <= 0 {
 		t.Error("hookd_events_oldest_waiting_age_seconds = 0 with an event waiting")

@@ -316,6 +316,16 @@ func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *a
 	rss := Series{Scenario: l.scenario, Name: name, Kind: "rss", Unit: "MiB"}
 	anon := Series{Scenario: l.scenario, Name: name + ", anonymous", Kind: KindRSSAnon, Unit: "MiB"}
 	file := Series{Scenario: l.scenario, Name: name + ", file-backed", Kind: KindRSSFile, Unit: "MiB"}
+	slow := Series{Scenario: l.scenario, Name: name + ", store writes over 50 ms", Kind: KindSlowWrites, Unit: "count"}
+	l0 := Series{Scenario: l.scenario, Name: name + ", level-0 tables", Kind: KindL0Tables, Unit: "count"}
+	// The store's state from hookd's /metrics (not the relay's: it has
+	// none), once a step: one scrape a second costs hookd well under a
+	// millisecond of CPU.
+	var store storeState
+	scrape := c != nil
+	if scrape {
+		store, scrape = scrapeStore(c.URL)
+	}
 	done, finished := make(chan struct{}), make(chan struct{})
 	count := func() int64 {
 		if s != nil {
@@ -343,6 +353,13 @@ func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *a
 				p99 := float64(w.ValueAtQuantile(99)) / 1000
 				lat.Points = append(lat.Points, Point{x, p99})
 				line += fmt.Sprintf(", p99 %s ms", formatValue(p99))
+			}
+		}
+		if scrape {
+			if st, ok := scrapeStore(c.URL); ok {
+				slow.Points = append(slow.Points, Point{x, max(st.SlowWrites-store.SlowWrites, 0)})
+				l0.Points = append(l0.Points, Point{x, st.L0Tables})
+				store = st
 			}
 		}
 		if c != nil {
@@ -381,17 +398,21 @@ func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *a
 		<-finished
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		for _, s := range []Series{tput, lat, rss, anon, file} {
+		for _, s := range []Series{tput, lat, rss, anon, file, slow, l0} {
 			if len(s.Points) > 0 {
 				l.series = append(l.series, s)
 			}
 		}
-		return watched{tput, lat, rss, anon, file}
+		return watched{tput, lat, rss, anon, file, slow, l0, store.L0Stall}
 	}
 }
 
-// watched is what watch sampled.
-type watched struct{ tput, lat, rss, anon, file Series }
+// watched is what watch sampled (l0Stall: the level-0 tables at which
+// hookd's store holds writes; 0 if it was not read).
+type watched struct {
+	tput, lat, rss, anon, file, slow, l0 Series
+	l0Stall                              float64
+}
 
 // The kinds of the series of RSS's two parts, drawn together on a chart
 // of their own. A report's "rss" series are the whole RSS, as before
@@ -408,6 +429,15 @@ func (s Series) over(y float64) int {
 		if p.Y > y {
 			n++
 		}
+	}
+	return n
+}
+
+// sum is the sum of a series' Ys.
+func (s Series) sum() float64 {
+	var n float64
+	for _, p := range s.Points {
+		n += p.Y
 	}
 	return n
 }

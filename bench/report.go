@@ -31,7 +31,8 @@ type Chart struct {
 }
 
 // Charts draws the report's charts: for each scenario, throughput, p99
-// latency, RSS, and RSS's anonymous and file-backed parts over time; and
+// latency, RSS, RSS's anonymous and file-backed parts, and the store's
+// slow writes and level-0 tables over time; and
 // the latency percentiles of every distribution the run kept.
 func Charts(r *Report) ([]Chart, error) {
 	var out []Chart
@@ -44,6 +45,7 @@ func Charts(r *Report) ([]Chart, error) {
 			{[]string{"latency"}, "publish → receive p99 over time", "ms"},
 			{[]string{"rss"}, "hookd RSS over time", "MiB"},
 			{[]string{KindRSSAnon, KindRSSFile}, "hookd RSS, anonymous and file-backed, over time", "MiB"},
+			{[]string{KindSlowWrites, KindL0Tables}, "hookd's store: writes over 50 ms per second, level-0 tables", "count"},
 		} {
 			var ss []Series
 			for _, s := range r.Series {

@@ -12,8 +12,11 @@ import (
 // never call back into the store.
 type Observer interface {
 	// Committed: one group of ops was written in one transaction; weight
-	// is the sum of their weights (events for appends, 1 for most others).
-	Committed(ops, weight int)
+	// is the sum of their weights (events for appends, 1 for most others);
+	// the write took d (Badger's commit, before the sync). Every group
+	// behind it waits for it: a long one is a memtable or value-log
+	// rotation, or Badger holding writes while level 0 is full.
+	Committed(ops, weight int, d time.Duration)
 	// Synced: one fsync round of a written group (the memtable log, and
 	// the value log beside it when values went there) took d.
 	Synced(d time.Duration)
@@ -385,7 +388,9 @@ func (s *Store) commitGroup(ops []*op) []*op {
 	if len(done) == 0 {
 		return rest
 	}
+	start := time.Now() // a latency, not a timestamp
 	err := s.write(g.entries)
+	took := time.Since(start)
 	if g.vlog && err == nil {
 		// After the write, not before: a sync already under way (the
 		// previous group's, while this one is lazy or did not fit beside
@@ -421,7 +426,7 @@ func (s *Store) commitGroup(ops []*op) []*op {
 		for _, op := range done {
 			w += op.weight
 		}
-		o.Committed(len(done), w)
+		o.Committed(len(done), w, took)
 	}
 	if err := s.syncBeforeFlush(); err != nil {
 		s.fail(err)

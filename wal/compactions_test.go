@@ -111,6 +111,10 @@ func TestCompactorsPauseWithTablesInL0(t *testing.T) {
 	if l0 := s.db.Levels()[0]; l0.NumTables == 0 || l0.NumTables >= s.db.Opts().NumLevelZeroTables {
 		t.Fatalf("setup: %d tables in L0 (Badger compacts it at %d)", l0.NumTables, s.db.Opts().NumLevelZeroTables)
 	}
+	// What /metrics shows of it (hookd_storage_l0_tables, _stall).
+	if n, stall := s.LevelZero(); n != s.db.Levels()[0].NumTables || stall != 15 {
+		t.Errorf("LevelZero() = %d, %d; want %d tables, Badger's stall 15", n, stall, s.db.Levels()[0].NumTables)
+	}
 }
 
 // A store that opens quiet stops the compactors Badger starts at the

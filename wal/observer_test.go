@@ -11,11 +11,13 @@ type countingObserver struct {
 	groups, weight int
 	ops            int
 	syncs          int
+	wrote          time.Duration
 }
 
-func (o *countingObserver) Committed(ops, weight int) {
+func (o *countingObserver) Committed(ops, weight int, d time.Duration) {
 	o.mu.Lock()
 	o.groups++
+	o.wrote += d
 	o.ops += ops
 	o.weight += weight
 	o.mu.Unlock()
@@ -43,6 +45,9 @@ func TestObserverSeesCommitsAndSyncs(t *testing.T) {
 	// The append is acknowledged after its sync: both were observed.
 	if obs.groups < 1 || obs.ops < 1 || obs.weight < 3 || obs.syncs < 1 {
 		t.Errorf("observed groups=%d ops=%d weight=%d syncs=%d; want ≥1, ≥1, ≥3, ≥1", obs.groups, obs.ops, obs.weight, obs.syncs)
+	}
+	if obs.wrote <= 0 {
+		t.Errorf("observed writes took %v in all; want their time", obs.wrote)
 	}
 }
 

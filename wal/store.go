@@ -562,6 +562,13 @@ func (s *Store) view(fn func(txn *badger.Txn) error) error {
 // Size reports Badger's LSM and value-log sizes in bytes.
 func (s *Store) Size() (lsm, vlog int64) { return s.db.Size() }
 
+// LevelZero reports the tables in Badger's level 0 and the number at
+// which Badger holds every write until a compaction has taken some out
+// (its NumLevelZeroTablesStall): near it, commits wait on compactions.
+func (s *Store) LevelZero() (tables, stall int) {
+	return s.db.Levels()[0].NumTables, s.db.Opts().NumLevelZeroTablesStall
+}
+
 // trimInterval is how often, while the store writes or reads, the pages
 // of Badger's mapped files are handed back (trimMaps; busyTrims times as
 // often while its tables change); a variable for its tests.
