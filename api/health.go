@@ -57,7 +57,11 @@ func newMetrics(store Store) *metrics {
 		Help:    "Time from a valid publish request to its synced commit.",
 		Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, 1}})
 	m.reg.MustRegister(m.ingestAccepted, m.ingestDuplicates, m.ingestRejected, m.ackSeconds,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		// The scheduler's series besides the defaults: how long runnable
+		// goroutines waited for a CPU (go_sched_latencies_seconds) says
+		// whether the machine is short of CPU, which is what holds
+		// delivery latency when the store flushes or compacts.
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if store != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hookd_storage_lsm_bytes",
 			Help: "Badger LSM size on disk."}, func() float64 { l, _ := store.Size(); return float64(l) }))

@@ -173,7 +173,8 @@ func TestMetricsFollowDeliveries(t *testing.T) {
 		"hookd_delivery_latency_seconds_count", "hookd_delivery_retries_scheduled_total", "hookd_batches_ended_total",
 		"hookd_open_batches", "hookd_events_waiting", "hookd_events_oldest_waiting_age_seconds", "hookd_webhooks",
 		"hookd_operational_events_total", "hookd_wal_commit_group_ops_count", "hookd_wal_write_seconds_count",
-		"hookd_wal_fsync_seconds_count", "hookd_storage_l0_tables", "hookd_storage_l0_tables_stall", "hookd_storage_failed", "hookd_storage_ready", "hookd_build_info"} {
+		"hookd_wal_fsync_seconds_count", "hookd_storage_l0_tables", "hookd_storage_l0_tables_stall", "hookd_storage_failed",
+		"go_sched_latencies_seconds_count", "hookd_storage_ready", "hookd_build_info"} {
 		if _, ok := before.find(name); !ok {
 			t.Errorf("%s missing from /metrics", name)
 		}

@@ -113,12 +113,19 @@ func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle
 	l.fig(Figure{Name: name + ", 1-s windows with p99 over 50 ms", Value: float64(w.lat.over(50)),
 		Unit: fmt.Sprintf("of %d", len(w.lat.Points)), Lower: true})
 	if len(w.slow.Points) > 0 {
-		// Which of those a store write that held every commit behind it
-		// explains, and how many such writes there were.
-		l.fig(Figure{Name: name + ", of those, in or after a store write over 50 ms", Value: float64(afterSlowWrites(w.lat, w.slow, 50)),
-			Unit: fmt.Sprintf("of %d", w.lat.over(50)), Lower: true})
+		// What the store was doing around those seconds (stallCauses).
+		comp, flush, write, other := stallCauses(w.lat, w.slow, w.l0, 50)
+		of := fmt.Sprintf("of %d", w.lat.over(50))
+		for _, c := range []struct {
+			name string
+			n    int
+		}{{"beside a level-0 compaction", comp}, {"beside a memtable flush", flush},
+			{"after a store write over 50 ms", write}, {"none of these", other}} {
+			l.fig(Figure{Name: name + ", of those, " + c.name, Value: float64(c.n), Unit: of, Lower: true})
+		}
 		l.fig(Figure{Name: name + ", store writes over 50 ms", Value: w.slow.sum(), Lower: true})
-		l.fig(Figure{Name: name + ", level-0 tables, most", Value: w.l0.peak(), Unit: fmt.Sprintf("tables (writes held at %.0f)", w.l0Stall), Lower: true})
+		l.fig(Figure{Name: name + ", level-0 tables, most", Value: w.l0.peak(),
+			Unit: fmt.Sprintf("tables (writes held at %.0f)", w.l0Stall), Lower: true})
 	}
 	cores := float64(runtime.NumCPU())
 	if c != nil {

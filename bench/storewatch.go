@@ -75,25 +75,55 @@ func parseStoreMetrics(body []byte) (storeState, bool) {
 	return st, seen == 7
 }
 
-// afterSlowWrites counts the points of lat over y (ms) that fall in a step
-// in which, or in the step before which, slow counted a slow store write:
-// events that waited behind such a write arrive at the sink when it ends,
-// in its step or the next.
-func afterSlowWrites(lat, slow Series, y float64) int {
-	stalled := make(map[float64]bool, len(slow.Points))
-	for i, p := range slow.Points {
-		if p.Y > 0 {
-			stalled[p.X] = true
-			if i+1 < len(slow.Points) {
-				stalled[slow.Points[i+1].X] = true
+// stallCauses sorts the points of lat over y (ms) by what the store was
+// doing around them, each counted once, in this order:
+//   - compaction: level 0 shrank within two steps either side (a level-0
+//     compaction, which wants a core or two for a second or more, ended
+//     there; the stall runs while it does and a little after);
+//   - flush: level 0 grew in the step before, this one or the next (a
+//     memtable was written out as a table: its builder's CPU, and the
+//     collections its buffers start);
+//   - write: a commit-group write took over 50 ms in this step or the one
+//     before (every commit behind it waited);
+//   - other: none of these.
+//
+// lat, slow and l0 come from the same watch, so their points share X.
+func stallCauses(lat, slow, l0 Series, y float64) (compaction, flush, write, other int) {
+	at := make(map[float64]int, len(l0.Points))
+	for i, p := range l0.Points {
+		at[p.X] = i
+	}
+	// change reports whether l0 moved (up, or down) between steps i-1 and
+	// i, for any i in [from, to] of the step of x.
+	change := func(x float64, from, to int, up bool) bool {
+		i, ok := at[x]
+		if !ok {
+			return false
+		}
+		for j := max(i+from, 1); j <= i+to && j < len(l0.Points); j++ {
+			d := l0.Points[j].Y - l0.Points[j-1].Y
+			if up && d > 0 || !up && d < 0 {
+				return true
 			}
 		}
+		return false
 	}
-	n := 0
+	slowAt := func(x float64) bool {
+		i, ok := at[x]
+		return ok && i < len(slow.Points) && (slow.Points[i].Y > 0 || i > 0 && slow.Points[i-1].Y > 0)
+	}
 	for _, p := range lat.Points {
-		if p.Y > y && stalled[p.X] {
-			n++
+		switch {
+		case p.Y <= y:
+		case change(p.X, -2, 2, false):
+			compaction++
+		case change(p.X, -1, 1, true):
+			flush++
+		case slowAt(p.X):
+			write++
+		default:
+			other++
 		}
 	}
-	return n
+	return
 }

@@ -31,9 +31,10 @@ hookd_storage_l0_tables_stall 15
 	}
 }
 
-// A bad second is put down to a slow store write in the same second or
-// the one before, not to one further back or later.
-func TestAfterSlowWrites(t *testing.T) {
+// Bad seconds are put down to what the store did around them: a level-0
+// compaction ending within two seconds, a flush ending within one, a slow
+// write in the same second or the one before; once each, in that order.
+func TestStallCauses(t *testing.T) {
 	pts := func(ys ...float64) Series {
 		var s Series
 		for i, y := range ys {
@@ -41,15 +42,20 @@ func TestAfterSlowWrites(t *testing.T) {
 		}
 		return s
 	}
-	lat := pts(5, 80, 90, 5, 70, 60, 5, 300)
-	slow := pts(0, 1, 0, 0, 0, 2, 0, 0)
-	// Over 50: seconds 2, 3, 5, 6, 8. A slow write in 2 explains 2 and 3;
-	// one in 6 explains 6 (and 7, which was fine); 5 came before it and 8
-	// long after.
-	if got := afterSlowWrites(lat, slow, 50); got != 3 {
-		t.Errorf("afterSlowWrites = %d, want 3", got)
+	//          1  2   3  4  5  6   7   8  9   10 11  12   13 14 15
+	lat := pts(5, 80, 5, 5, 5, 90, 95, 5, 70, 5, 60, 300, 5, 5, 55)
+	l0 := pts(1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 5, 0, 0, 0, 0)
+	slow := pts(0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)
+	// Second 2: the flush that ended in 3. 6: nothing (the slow write came
+	// after it). 7: the slow write. 9: nothing. 11: level 0 grew there,
+	// but it also shrank in 12: compaction first. 12: the compaction.
+	// 15: three seconds after the compaction, nothing.
+	comp, flush, write, other := stallCauses(lat, slow, l0, 50)
+	if comp != 2 || flush != 1 || write != 1 || other != 3 {
+		t.Errorf("stallCauses = compaction %d, flush %d, write %d, other %d; want 2, 1, 1, 3", comp, flush, write, other)
 	}
-	if got := afterSlowWrites(lat, Series{}, 50); got != 0 {
-		t.Errorf("with no slow writes: %d, want 0", got)
+	// Latency seconds the store series lack (a scrape failed) are other.
+	if comp, flush, write, other := stallCauses(pts(90), Series{}, Series{}, 50); comp+flush+write != 0 || other != 1 {
+		t.Errorf("without store series: %d, %d, %d, %d; want 0, 0, 0, 1", comp, flush, write, other)
 	}
 }
