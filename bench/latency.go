@@ -114,13 +114,13 @@ func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle
 		Unit: fmt.Sprintf("of %d", len(w.lat.Points)), Lower: true})
 	if len(w.slow.Points) > 0 {
 		// What the store was doing around those seconds (stallCauses).
-		comp, flush, write, other := stallCauses(w.lat, w.slow, w.l0, 50)
+		write, comp, flush, other := stallCauses(w.lat, w.slow, w.l0, 50)
 		of := fmt.Sprintf("of %d", w.lat.over(50))
 		for _, c := range []struct {
 			name string
 			n    int
-		}{{"beside a level-0 compaction", comp}, {"beside a memtable flush", flush},
-			{"after a store write over 50 ms", write}, {"none of these", other}} {
+		}{{"after a store write over 50 ms", write}, {"beside a level-0 compaction", comp},
+			{"beside a memtable flush", flush}, {"none of these", other}} {
 			l.fig(Figure{Name: name + ", of those, " + c.name, Value: float64(c.n), Unit: of, Lower: true})
 		}
 		l.fig(Figure{Name: name + ", store writes over 50 ms", Value: w.slow.sum(), Lower: true})

@@ -77,18 +77,19 @@ func parseStoreMetrics(body []byte) (storeState, bool) {
 
 // stallCauses sorts the points of lat over y (ms) by what the store was
 // doing around them, each counted once, in this order:
+//   - write: a commit-group write took over 50 ms in this step or the one
+//     before (every commit behind it waited: at a memtable rotation,
+//     Badger makes the next memtable inside the write that filled it);
 //   - compaction: level 0 shrank within two steps either side (a level-0
 //     compaction, which wants a core or two for a second or more, ended
 //     there; the stall runs while it does and a little after);
 //   - flush: level 0 grew in the step before, this one or the next (a
 //     memtable was written out as a table: its builder's CPU, and the
 //     collections its buffers start);
-//   - write: a commit-group write took over 50 ms in this step or the one
-//     before (every commit behind it waited);
 //   - other: none of these.
 //
 // lat, slow and l0 come from the same watch, so their points share X.
-func stallCauses(lat, slow, l0 Series, y float64) (compaction, flush, write, other int) {
+func stallCauses(lat, slow, l0 Series, y float64) (write, compaction, flush, other int) {
 	at := make(map[float64]int, len(l0.Points))
 	for i, p := range l0.Points {
 		at[p.X] = i
@@ -115,12 +116,12 @@ func stallCauses(lat, slow, l0 Series, y float64) (compaction, flush, write, oth
 	for _, p := range lat.Points {
 		switch {
 		case p.Y <= y:
+		case slowAt(p.X):
+			write++
 		case change(p.X, -2, 2, false):
 			compaction++
 		case change(p.X, -1, 1, true):
 			flush++
-		case slowAt(p.X):
-			write++
 		default:
 			other++
 		}

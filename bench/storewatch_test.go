@@ -31,9 +31,9 @@ hookd_storage_l0_tables_stall 15
 	}
 }
 
-// Bad seconds are put down to what the store did around them: a level-0
-// compaction ending within two seconds, a flush ending within one, a slow
-// write in the same second or the one before; once each, in that order.
+// Bad seconds are put down to what the store did around them: a slow
+// write in the same second or the one before, a level-0 compaction ending
+// within two seconds, a flush ending within one; once each, in that order.
 func TestStallCauses(t *testing.T) {
 	pts := func(ys ...float64) Series {
 		var s Series
@@ -42,20 +42,20 @@ func TestStallCauses(t *testing.T) {
 		}
 		return s
 	}
-	//          1  2   3  4  5  6   7   8  9   10 11  12   13 14 15
+	//         1  2   3  4  5  6   7   8  9   10 11  12   13 14 15
 	lat := pts(5, 80, 5, 5, 5, 90, 95, 5, 70, 5, 60, 300, 5, 5, 55)
-	l0 := pts(1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 5, 0, 0, 0, 0)
-	slow := pts(0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)
-	// Second 2: the flush that ended in 3. 6: nothing (the slow write came
-	// after it). 7: the slow write. 9: nothing. 11: level 0 grew there,
-	// but it also shrank in 12: compaction first. 12: the compaction.
-	// 15: three seconds after the compaction, nothing.
-	comp, flush, write, other := stallCauses(lat, slow, l0, 50)
-	if comp != 2 || flush != 1 || write != 1 || other != 3 {
-		t.Errorf("stallCauses = compaction %d, flush %d, write %d, other %d; want 2, 1, 1, 3", comp, flush, write, other)
+	l0 := pts(1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 5, 0, 0, 0, 0)
+	slow := pts(0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)
+	// Second 2: its slow write, though a flush ended in 3. 6: nothing (the
+	// slow write came after it). 7: the slow write. 9: the flush that
+	// ended in 10. 11: level 0 grew there, but it shrank in 12: compaction
+	// first. 12: the compaction. 15: three seconds after it, nothing.
+	write, comp, flush, other := stallCauses(lat, slow, l0, 50)
+	if write != 2 || comp != 2 || flush != 1 || other != 2 {
+		t.Errorf("stallCauses = write %d, compaction %d, flush %d, other %d; want 2, 2, 1, 2", write, comp, flush, other)
 	}
 	// Latency seconds the store series lack (a scrape failed) are other.
-	if comp, flush, write, other := stallCauses(pts(90), Series{}, Series{}, 50); comp+flush+write != 0 || other != 1 {
-		t.Errorf("without store series: %d, %d, %d, %d; want 0, 0, 0, 1", comp, flush, write, other)
+	if write, comp, flush, other := stallCauses(pts(90), Series{}, Series{}, 50); write+comp+flush != 0 || other != 1 {
+		t.Errorf("without store series: %d, %d, %d, %d; want 0, 0, 0, 1", write, comp, flush, other)
 	}
 }
