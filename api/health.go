@@ -61,7 +61,8 @@ func newMetrics(store Store) *metrics {
 		// goroutines waited for a CPU (go_sched_latencies_seconds) says
 		// whether the machine is short of CPU, which is what holds
 		// delivery latency when the store flushes or compacts.
-		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.MetricsScheduler)),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if store != nil {
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hookd_storage_lsm_bytes",
 			Help: "Badger LSM size on disk."}, func() float64 { l, _ := store.Size(); return float64(l) }))

@@ -311,6 +311,15 @@ func (l *Lab) withRelay(ctx context.Context, fn func(t *target, c *Child) error)
 // parts (so that a spike can be put down to the Go heap or to mapped
 // files); it keeps them as series and shows them on the status line.
 func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *atomic.Int64) (stop func() watched) {
+	return l.watchStore(name, step, s, c, acked, false)
+}
+
+// watchStore is watch, and with store set it also reads hookd's store
+// from its /metrics each step (not the relay's: it has none): the
+// commit-group writes over 50 ms, and the level-0 tables. A scrape costs
+// hookd ~2 ms of CPU, so only the scenarios that use them ask: not
+// trickle, which measures hookd's CPU per event at a low rate.
+func (l *Lab) watchStore(name string, step time.Duration, s *Sink, c *Child, acked *atomic.Int64, store bool) (stop func() watched) {
 	tput := Series{Scenario: l.scenario, Name: name, Kind: "throughput", Unit: "events/s"}
 	lat := Series{Scenario: l.scenario, Name: name, Kind: "latency", Unit: "ms"}
 	rss := Series{Scenario: l.scenario, Name: name, Kind: "rss", Unit: "MiB"}
@@ -318,13 +327,10 @@ func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *a
 	file := Series{Scenario: l.scenario, Name: name + ", file-backed", Kind: KindRSSFile, Unit: "MiB"}
 	slow := Series{Scenario: l.scenario, Name: name + ", store writes over 50 ms", Kind: KindSlowWrites, Unit: "count"}
 	l0 := Series{Scenario: l.scenario, Name: name + ", level-0 tables", Kind: KindL0Tables, Unit: "count"}
-	// The store's state from hookd's /metrics (not the relay's: it has
-	// none), once a step: one scrape a second costs hookd well under a
-	// millisecond of CPU.
-	var store storeState
-	scrape := c != nil
+	var st0 storeState
+	scrape := store && c != nil
 	if scrape {
-		store, scrape = scrapeStore(c.URL)
+		st0, scrape = scrapeStore(c.URL)
 	}
 	done, finished := make(chan struct{}), make(chan struct{})
 	count := func() int64 {
@@ -357,9 +363,9 @@ func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *a
 		}
 		if scrape {
 			if st, ok := scrapeStore(c.URL); ok {
-				slow.Points = append(slow.Points, Point{x, max(st.SlowWrites-store.SlowWrites, 0)})
+				slow.Points = append(slow.Points, Point{x, max(st.SlowWrites-st0.SlowWrites, 0)})
 				l0.Points = append(l0.Points, Point{x, st.L0Tables})
-				store = st
+				st0 = st
 			}
 		}
 		if c != nil {
@@ -403,7 +409,7 @@ func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *a
 				l.series = append(l.series, s)
 			}
 		}
-		return watched{tput, lat, rss, anon, file, slow, l0, store.L0Stall}
+		return watched{tput, lat, rss, anon, file, slow, l0, st0.L0Stall}
 	}
 }
 

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +37,7 @@ func runSoak(ctx context.Context, l *Lab) error {
 	var live atomic.Int64
 	size := or(l.o.DataBytes, eventBytes)
 	step := min(max(d/20, time.Second), 30*time.Second)
-	w := l.watch("mixed load", step, s, c, &live)
+	w := l.watchStore("mixed load", step, s, c, &live, true)
 	load, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -84,6 +85,11 @@ func runSoak(ctx context.Context, l *Lab) error {
 	l.fig(Figure{Name: "p99 of a sample, worst", Value: got.lat.peak(), Unit: "ms"})
 	l.fig(Figure{Name: "p99 of a sample, last", Value: last(got.lat), Unit: "ms"})
 	l.fig(Figure{Name: "max publish→receive", Value: ms(hq(s.Latency(), 100)), Unit: "ms"})
+	if len(got.slow.Points) > 0 { // the store, from hookd's /metrics
+		l.fig(Figure{Name: "store writes over 50 ms", Value: got.slow.sum(), Lower: true})
+		l.fig(Figure{Name: "level-0 tables, most", Value: got.l0.peak(),
+			Unit: fmt.Sprintf("tables (writes held at %.0f)", got.l0Stall), Lower: true})
+	}
 	l.fig(Figure{Name: "lost", Value: float64(3*live.Load() - st.Unique), Want: "0"})
 	_ = complete
 	l.curve("mixed load", s.Latency())
