@@ -1,6 +1,9 @@
 package bench
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 // The store's series are picked out of an exposition by their exact
 // names: the stall gauge and other buckets do not pass for them.
@@ -58,4 +61,18 @@ func TestStallCauses(t *testing.T) {
 	if write, comp, flush, other := stallCauses(pts(90), Series{}, Series{}, 50); write+comp+flush != 0 || other != 1 {
 		t.Errorf("without store series: %d, %d, %d, %d; want 0, 0, 0, 1", write, comp, flush, other)
 	}
+}
+
+// Whatever a server answers on /metrics, the parse neither panics nor
+// reports a store without all three series.
+func FuzzParseStoreMetrics(f *testing.F) {
+	f.Add([]byte("hookd_wal_write_seconds_bucket{le=\"0.05\"} 7\nhookd_wal_write_seconds_count 9\nhookd_storage_l0_tables 2\n"))
+	f.Add([]byte("hookd_wal_write_seconds_count NaN\n# x\n \n"))
+	f.Add([]byte("hookd_storage_l0_tables"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		st, ok := parseStoreMetrics(body)
+		if ok && !bytes.Contains(body, []byte("hookd_storage_l0_tables")) {
+			t.Fatalf("parsed %+v from a body without hookd_storage_l0_tables", st)
+		}
+	})
 }
