@@ -311,15 +311,16 @@ func (l *Lab) withRelay(ctx context.Context, fn func(t *target, c *Child) error)
 // parts (so that a spike can be put down to the Go heap or to mapped
 // files); it keeps them as series and shows them on the status line.
 func (l *Lab) watch(name string, step time.Duration, s *Sink, c *Child, acked *atomic.Int64) (stop func() watched) {
-	return l.watchStore(name, step, s, c, acked, false)
+	return l.watchStore(name, step, s, c, acked, "")
 }
 
-// watchStore is watch, and with store set it also reads hookd's store
-// from its /metrics each step (not the relay's: it has none): the
-// commit-group writes over 50 ms, and the level-0 tables. A scrape costs
-// hookd ~2 ms of CPU, so only the scenarios that use them ask: not
-// trickle, which measures hookd's CPU per event at a low rate.
-func (l *Lab) watchStore(name string, step time.Duration, s *Sink, c *Child, acked *atomic.Int64, store bool) (stop func() watched) {
+// watchStore is watch, and it also reads hookd's store from the
+// /metrics of the hookd at metrics (a URL; "" for none, as for the relay,
+// which has none) each step: the commit-group writes over 50 ms, and the
+// level-0 tables. A scrape costs hookd ~2 ms of CPU, so only the scenarios
+// that use them ask: not trickle, which measures hookd's CPU per event at
+// a low rate.
+func (l *Lab) watchStore(name string, step time.Duration, s *Sink, c *Child, acked *atomic.Int64, metrics string) (stop func() watched) {
 	tput := Series{Scenario: l.scenario, Name: name, Kind: "throughput", Unit: "events/s"}
 	lat := Series{Scenario: l.scenario, Name: name, Kind: "latency", Unit: "ms"}
 	rss := Series{Scenario: l.scenario, Name: name, Kind: "rss", Unit: "MiB"}
@@ -328,9 +329,9 @@ func (l *Lab) watchStore(name string, step time.Duration, s *Sink, c *Child, ack
 	slow := Series{Scenario: l.scenario, Name: name + ", store writes over 50 ms", Kind: KindSlowWrites, Unit: "count"}
 	l0 := Series{Scenario: l.scenario, Name: name + ", level-0 tables", Kind: KindL0Tables, Unit: "count"}
 	var st0 storeState
-	scrape := store && c != nil
+	scrape := metrics != ""
 	if scrape {
-		st0, scrape = scrapeStore(c.URL)
+		st0, scrape = scrapeStore(metrics)
 	}
 	done, finished := make(chan struct{}), make(chan struct{})
 	count := func() int64 {
@@ -362,7 +363,7 @@ func (l *Lab) watchStore(name string, step time.Duration, s *Sink, c *Child, ack
 			}
 		}
 		if scrape {
-			if st, ok := scrapeStore(c.URL); ok {
+			if st, ok := scrapeStore(metrics); ok {
 				slow.Points = append(slow.Points, Point{x, max(st.SlowWrites-st0.SlowWrites, 0)})
 				l0.Points = append(l0.Points, Point{x, st.L0Tables})
 				st0 = st

@@ -80,7 +80,11 @@ func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle
 	// the bursts of work a store does now and then (a flush, a
 	// compaction), which is what the tail waits for when little is.
 	self0, t0 := procCPU(os.Getpid()), time.Now()
-	stopWatch := l.watchStore(name, time.Second, s, c, &live, !relay)
+	metrics := t.URL() // hookd's own or, with --url, the server's
+	if relay {
+		metrics = ""
+	}
+	stopWatch := l.watchStore(name, time.Second, s, c, &live, metrics)
 	// Enough publishers that each has 10 ms between its requests: a
 	// stalling server then queues due events rather than idle clients.
 	p := publish(ctx, t, pubOptions{Clients: or(l.o.Clients, max(64, int(r/100))), PerRequest: 1, Rate: r,

@@ -37,7 +37,7 @@ func runSoak(ctx context.Context, l *Lab) error {
 	var live atomic.Int64
 	size := or(l.o.DataBytes, eventBytes)
 	step := min(max(d/20, time.Second), 30*time.Second)
-	w := l.watchStore("mixed load", step, s, c, &live, true)
+	w := l.watchStore("mixed load", step, s, c, &live, t.URL())
 	load, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	var wg sync.WaitGroup
