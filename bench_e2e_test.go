@@ -75,6 +75,59 @@ func TestBenchSelfContained(t *testing.T) {
 	}
 }
 
+// TestBenchLatencyReadsTheStore: latency reads hookd's store from its
+// /metrics while it runs, and prints what it found beside the bad seconds;
+// the bare relay, which has no /metrics, gets none of those rows.
+func TestBenchLatencyReadsTheStore(t *testing.T) {
+	bin := hookdBinary(t)
+	cmd := exec.Command(bin, "bench", "latency", "--rate", "200", "--duration", "3s", "--ceiling-time", "100ms",
+		"--timeout", "60s", "--dir", t.TempDir(), "--json")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("hookd bench latency: %v\nstderr:\n%s", err, stderr.String())
+	}
+	var r struct {
+		Figures []struct {
+			Figure string
+			Value  float64
+			Unit   string
+		}
+		Series []struct{ Name, Kind string }
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("--json: %v\n%s", err, stdout.String())
+	}
+	got := map[string]string{}
+	for _, f := range r.Figures {
+		got[f.Figure] = f.Unit
+	}
+	for _, want := range []string{
+		"200 events/s, of those, after a store write over 50 ms", "200 events/s, of those, beside a level-0 compaction",
+		"200 events/s, of those, beside a memtable flush", "200 events/s, of those, none of these",
+		"200 events/s, store writes over 50 ms", "200 events/s, level-0 tables, most",
+	} {
+		if _, ok := got[want]; !ok {
+			t.Errorf("no figure %q", want)
+		}
+	}
+	if u := got["200 events/s, level-0 tables, most"]; u != "tables (writes held at 15)" {
+		t.Errorf("level-0 tables' unit = %q; want the stall read from /metrics", u)
+	}
+	for f := range got {
+		if strings.Contains(f, "bare relay, of those") || strings.Contains(f, "bare relay, store") {
+			t.Errorf("relay figure %q: the relay has no store", f)
+		}
+	}
+	kinds := map[string]bool{}
+	for _, s := range r.Series {
+		kinds[s.Kind] = true
+	}
+	if !kinds[bench.KindSlowWrites] || !kinds[bench.KindL0Tables] {
+		t.Errorf("series kinds %v; want the store's too", kinds)
+	}
+}
+
 // TestBenchHelp: every scenario and flag is in --help, on stdout, exit 0.
 func TestBenchHelp(t *testing.T) {
 	var stdout, stderr bytes.Buffer
