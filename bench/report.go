@@ -45,7 +45,7 @@ func Charts(r *Report) ([]Chart, error) {
 			{[]string{"latency"}, "publish → receive p99 over time", "ms"},
 			{[]string{"rss"}, "hookd RSS over time", "MiB"},
 			{[]string{KindRSSAnon, KindRSSFile}, "hookd RSS, anonymous and file-backed, over time", "MiB"},
-			{[]string{KindSlowWrites, KindL0Tables}, "hookd's store: writes over 50 ms per second, level-0 tables", "count"},
+			{[]string{KindSlowWrites, KindL0Tables}, "hookd's store: writes over 50 ms in each sample, level-0 tables", "count"},
 		} {
 			var ss []Series
 			for _, s := range r.Series {
