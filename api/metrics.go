@@ -187,9 +187,10 @@ func (m *metrics) registerOps(o Options, now func() time.Time) {
 			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hookd_storage_l0_tables",
 				Help: "Tables in Badger's level 0. At hookd_storage_l0_tables_stall, every write waits for a compaction."},
 				func() float64 { n, _ := lsm.LevelZero(); return float64(n) }))
+			_, stall := lsm.LevelZero() // an option: fixed while the store is open
 			m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "hookd_storage_l0_tables_stall",
 				Help: "The number of level-0 tables at which Badger holds every write until a compaction takes some out."},
-				func() float64 { _, n := lsm.LevelZero(); return float64(n) }))
+				func() float64 { return float64(stall) }))
 		}
 	}
 }
