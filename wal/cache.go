@@ -138,7 +138,7 @@ func (s *Store) loadCaches() error {
 			}
 			copy(wh[:], k[2:])
 			if err := it.Item().Value(func(v []byte) error {
-				if len(v) != len(cur) {
+				if len(v) != len(cur) && len(v) != 2*len(cur) { // then the open floor (openfloor.go)
 					return errCorrupt
 				}
 				copy(cur[:], v)
@@ -150,6 +150,9 @@ func (s *Store) loadCaches() error {
 			s.cursors[wh] = cur
 		}
 		it.Close()
+		if err := s.loadUnindexed(txn); err != nil {
+			return fmt.Errorf("wal: load open batches above their floors: %w", err)
+		}
 		pfx := []byte{pfxEventType, '/'}
 		it = txn.NewIterator(badger.IteratorOptions{Prefix: pfx})
 		defer it.Close()

@@ -263,6 +263,12 @@ type group struct {
 	// Batch versions written by earlier ops of this group (delivery.go).
 	vers  map[ID]uint64
 	undoV []versionUndo
+	// Open floors stored by earlier ops of this group, and batches no
+	// longer unindexed since an earlier op (openfloor.go).
+	floors map[ID]ID
+	undoF  []cursorUndo
+	gone   map[ID]bool
+	undoG  []versionUndo
 }
 
 type versionUndo struct {
@@ -361,6 +367,7 @@ func (s *Store) commitGroup(ops []*op) []*op {
 		}
 		mark, markSize, markVlog, markInl := len(g.entries), g.size, g.vlogN, g.inlined
 		g.undo, g.undoT, g.undoC, g.undoV = g.undo[:0], g.undoT[:0], g.undoC[:0], g.undoV[:0]
+		g.undoF, g.undoG = g.undoF[:0], g.undoG[:0]
 		err := o.apply(g)
 		n, size := int64(len(g.entries)-mark), g.size-markSize
 		switch {
@@ -473,6 +480,18 @@ func (g *group) rollback(mark int, markSize, markVlog, markInl int64) {
 			g.vers[u.id] = u.was
 		} else {
 			delete(g.vers, u.id)
+		}
+	}
+	for i := len(g.undoF) - 1; i >= 0; i-- {
+		if u := g.undoF[i]; u.had {
+			g.floors[u.webhook] = u.was
+		} else {
+			delete(g.floors, u.webhook)
+		}
+	}
+	for i := len(g.undoG) - 1; i >= 0; i-- {
+		if u := g.undoG[i]; !u.had {
+			delete(g.gone, u.id)
 		}
 	}
 }

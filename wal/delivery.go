@@ -346,22 +346,27 @@ func (s *Store) openBatches(f Fence, webhook ID, from, to Cursor, lazy bool, bs 
 		return nil
 	}
 	o := &op{weight: max(len(bs), 1), lazy: lazy, space: spaceDelivery}
+	var indexed []ID
 	o.after = func() {
 		s.advanceCursor(webhook, last)
 		for _, b := range bs {
 			s.vers[b.ID] = 1
 		}
+		s.unidx.opened(webhook, bs, indexed)
 	}
 	o.apply = func(g *group) error {
 		if g.cursor(webhook) != from.event() {
 			return ErrConflict
 		}
-		g.set(cursorKey(webhook), append([]byte(nil), last[:]...), 0)
+		// No o/ entries for bs: the floor stored with the cursor finds
+		// them (openfloor.go).
+		var floor ID
+		floor, indexed = g.openFloor(webhook, bs)
+		g.set(cursorKey(webhook), cursorValue(last, floor), 0)
 		g.setCursor(webhook, last)
 		for i, b := range bs {
 			g.setVersion(b.ID, 1)
 			g.set(batchKey(b.Tenant, b.WebhookID, b.ID), vals[i], 0)
-			g.set(openKey(b.WebhookID, b.ID), []byte(b.Tenant), 0)
 			first, lastEv := b.Events[0].ID, b.Events[len(b.Events)-1].ID
 			g.set(deliveryKey(b.Tenant, b.WebhookID, lastEv), append(append(make([]byte, 0, 32), b.ID[:]...), first[:]...), s.opts.Retention)
 		}
@@ -440,6 +445,7 @@ func (s *Store) saveBatch(f Fence, b *Batch, a *Attempt, h *HookHealth, lazy boo
 		} else {
 			delete(s.vers, nb.ID) // read from the record if written again
 		}
+		delete(s.unidx.batches, nb.ID) // indexed now, or ended
 	}
 	o.apply = func(g *group) error {
 		if v, err := g.version(&nb); err != nil {
@@ -449,10 +455,14 @@ func (s *Store) saveBatch(f Fence, b *Batch, a *Attempt, h *HookHealth, lazy boo
 		}
 		g.setVersion(nb.ID, nb.Version)
 		g.set(batchKey(b.Tenant, b.WebhookID, b.ID), bv, ttl)
-		if open {
+		switch {
+		case open:
 			g.set(openKey(b.WebhookID, b.ID), []byte(b.Tenant), 0)
-		} else {
+		case !g.unindexedNow(b.ID):
 			g.del(openKey(b.WebhookID, b.ID))
+		}
+		if _, ok := s.unidx.batches[b.ID]; ok {
+			g.settle(b.ID)
 		}
 		if a != nil {
 			g.set(attemptKey(b.Tenant, b.ID, a.ID), av, ttl)
@@ -620,7 +630,8 @@ func (s *Store) ListAttempts(tenant string, batch, after ID, limit int) ([]*Atte
 
 // EachOpenBatch calls fn for every open batch of partition p (at start,
 // to rebuild the schedule), each with its Version. Only batches still
-// pending or retrying are visited.
+// pending or retrying are visited: those in the open index, then those at
+// or above their webhook's open floor that it does not hold (openfloor.go).
 func (s *Store) EachOpenBatch(p Part, fn func(*Batch) error) error {
 	if err := s.readable(); err != nil {
 		return err
@@ -630,6 +641,7 @@ func (s *Store) EachOpenBatch(p Part, fn func(*Batch) error) error {
 	}
 	return translate(s.view(func(txn *badger.Txn) error {
 		pfx := []byte{pfxOpen, '/'}
+		indexed := map[ID]bool{}
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: pfx, PrefetchValues: true, PrefetchSize: 100})
 		defer it.Close()
 		for it.Rewind(); it.ValidForPrefix(pfx); it.Next() {
@@ -652,11 +664,20 @@ func (s *Store) EachOpenBatch(p Part, fn func(*Batch) error) error {
 			if err != nil {
 				return err
 			}
+			indexed[id] = true
+			if !b.Open() {
+				continue // not left behind by this store; read as the record says
+			}
 			if err := fn(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.eachUnindexed(txn, func(b *Batch) error {
+			if indexed[b.ID] {
+				return nil
+			}
+			return fn(b)
+		})
 	}))
 }
 

@@ -136,6 +136,9 @@ type Store struct {
 	// vers holds the stored version of batches written since Open while
 	// they are open (delivery.go); the committer's alone.
 	vers map[ID]uint64
+	// unidx: open batches without an o/ entry (openfloor.go); the
+	// committer's alone.
+	unidx indexer
 
 	recent *recent // events fanned out lately, for the engine's first read
 
@@ -193,6 +196,7 @@ func Open(opts Options) (*Store, error) {
 		hooks:      map[ID]*Webhook{},
 		cursors:    map[ID]ID{},
 		vers:       map[ID]uint64{},
+		unidx:      newIndexer(),
 		recent:     newRecent(recentBytes),
 		gcStop:     make(chan struct{}),
 		gcDone:     make(chan struct{}),
