@@ -15,8 +15,10 @@ import (
 //
 //	b/<tenant>/<webhook-id><batch-id>        batch (JSON)
 //	a/<tenant>/<batch-id><attempt-id>        attempt (JSON)
-//	o/<webhook-id><batch-id>                 open batch (pending or retrying) → tenant
-//	c/<webhook-id>                           → the last queue entry consumed
+//	o/<webhook-id><batch-id>                 open batch (pending or retrying) → tenant,
+//	                                         unless at or above the floor (openfloor.go)
+//	c/<webhook-id>                           → the last queue entry consumed, then the
+//	                                         webhook's open floor when it has one
 //	d/<tenant>/<webhook-id><last-event-id>   → batch id, first event id
 //	h/<webhook-id>                           health as of its last change (JSON)
 //
