@@ -668,7 +668,7 @@ func (s *Store) EachOpenBatch(p Part, fn func(*Batch) error) error {
 			}
 			indexed[id] = true
 			if !b.Open() {
-				continue // not left behind by this store; read as the record says
+				continue // an entry its end did not delete (none should be): the record decides
 			}
 			if err := fn(b); err != nil {
 				return err
