@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -101,6 +102,17 @@ func (f *floorStore) crashImage() *Store {
 		}
 	}
 	return f.open(image)
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // indexedIDs lists the batches that have an o/ entry.

@@ -439,17 +439,6 @@ func TestTrimMemLogs(t *testing.T) {
 	readsBack(t, r, ids, data, "after the crash image's replay")
 }
 
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // filesRSS is the resident size of this process's mappings of dir's files
 // named <number><ext>, by number.
 func filesRSS(t *testing.T, dir, ext string) map[int64]int64 {
