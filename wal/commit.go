@@ -256,49 +256,66 @@ type group struct {
 	types map[string]struct{}
 	undo  []string
 	undoT []string
-	// Queue cursors set by earlier ops of this group (OpenBatches), and
-	// what the current op changed, to undo.
-	cursors map[ID]ID
-	undoC   []cursorUndo
-	// Batch versions written by earlier ops of this group (delivery.go).
-	vers  map[ID]uint64
-	undoV []versionUndo
-	// Open floors stored by earlier ops of this group, and batches no
-	// longer unindexed since an earlier op (openfloor.go).
-	floors map[ID]ID
-	undoF  []cursorUndo
-	gone   map[ID]bool
-	undoG  []versionUndo
+	// Queue cursors set by earlier ops of this group (OpenBatches), batch
+	// versions (delivery.go), open floors, and batches no longer
+	// unindexed since an earlier op (openfloor.go).
+	cursors overlay[ID]
+	vers    overlay[uint64]
+	floors  overlay[ID]
+	gone    overlay[bool]
 }
 
-type versionUndo struct {
-	id  ID
-	was uint64
+// overlay is per-key state that the ops of a group set before it is
+// written (the store's own copy changes in each op's after), with what
+// the current op changed, so that its rollback restores the rest.
+type overlay[V any] struct {
+	m    map[ID]V
+	undo []overlayUndo[V]
+}
+
+type overlayUndo[V any] struct {
+	key ID
+	was V
 	had bool
 }
 
-type cursorUndo struct {
-	webhook, was ID
-	had          bool
+func (o *overlay[V]) get(k ID) (V, bool) {
+	v, ok := o.m[k]
+	return v, ok
+}
+
+func (o *overlay[V]) set(k ID, v V) {
+	if o.m == nil {
+		o.m = map[ID]V{}
+	}
+	was, had := o.m[k]
+	o.undo = append(o.undo, overlayUndo[V]{k, was, had})
+	o.m[k] = v
+}
+
+// begin starts an op: what it sets from here on is what rollback undoes.
+func (o *overlay[V]) begin() { o.undo = o.undo[:0] }
+
+func (o *overlay[V]) rollback() {
+	for i := len(o.undo) - 1; i >= 0; i-- {
+		if u := o.undo[i]; u.had {
+			o.m[u.key] = u.was
+		} else {
+			delete(o.m, u.key)
+		}
+	}
 }
 
 // cursor is webhook's queue cursor as this group leaves it so far.
 func (g *group) cursor(webhook ID) ID {
-	if c, ok := g.cursors[webhook]; ok {
+	if c, ok := g.cursors.get(webhook); ok {
 		return c
 	}
 	return g.s.cursor(webhook)
 }
 
 // setCursor moves webhook's cursor within this group (undone on rollback).
-func (g *group) setCursor(webhook, to ID) {
-	if g.cursors == nil {
-		g.cursors = map[ID]ID{}
-	}
-	was, had := g.cursors[webhook]
-	g.undoC = append(g.undoC, cursorUndo{webhook, was, had})
-	g.cursors[webhook] = to
-}
+func (g *group) setCursor(webhook, to ID) { g.cursors.set(webhook, to) }
 
 func (g *group) set(key, val []byte, ttl time.Duration) {
 	e := badger.NewEntry(key, val)
@@ -366,8 +383,11 @@ func (s *Store) commitGroup(ops []*op) []*op {
 			continue
 		}
 		mark, markSize, markVlog, markInl := len(g.entries), g.size, g.vlogN, g.inlined
-		g.undo, g.undoT, g.undoC, g.undoV = g.undo[:0], g.undoT[:0], g.undoC[:0], g.undoV[:0]
-		g.undoF, g.undoG = g.undoF[:0], g.undoG[:0]
+		g.undo, g.undoT = g.undo[:0], g.undoT[:0]
+		g.cursors.begin()
+		g.vers.begin()
+		g.floors.begin()
+		g.gone.begin()
 		err := o.apply(g)
 		n, size := int64(len(g.entries)-mark), g.size-markSize
 		switch {
@@ -468,32 +488,10 @@ func (g *group) rollback(mark int, markSize, markVlog, markInl int64) {
 	for _, k := range g.undoT {
 		delete(g.types, k)
 	}
-	for i := len(g.undoC) - 1; i >= 0; i-- {
-		if u := g.undoC[i]; u.had {
-			g.cursors[u.webhook] = u.was
-		} else {
-			delete(g.cursors, u.webhook)
-		}
-	}
-	for i := len(g.undoV) - 1; i >= 0; i-- {
-		if u := g.undoV[i]; u.had {
-			g.vers[u.id] = u.was
-		} else {
-			delete(g.vers, u.id)
-		}
-	}
-	for i := len(g.undoF) - 1; i >= 0; i-- {
-		if u := g.undoF[i]; u.had {
-			g.floors[u.webhook] = u.was
-		} else {
-			delete(g.floors, u.webhook)
-		}
-	}
-	for i := len(g.undoG) - 1; i >= 0; i-- {
-		if u := g.undoG[i]; !u.had {
-			delete(g.gone, u.id)
-		}
-	}
+	g.cursors.rollback()
+	g.vers.rollback()
+	g.floors.rollback()
+	g.gone.rollback()
 }
 
 // write commits entries in one Badger transaction, not synced yet.

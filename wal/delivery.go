@@ -485,7 +485,7 @@ func (s *Store) saveBatch(f Fence, b *Batch, a *Attempt, h *HookHealth, lazy boo
 // written by an earlier op of the group, by an earlier group since Open
 // (s.vers, open batches only), or else as its record says (0: no record).
 func (g *group) version(b *Batch) (uint64, error) {
-	if v, ok := g.vers[b.ID]; ok {
+	if v, ok := g.vers.get(b.ID); ok {
 		return v, nil
 	}
 	if v, ok := g.s.vers[b.ID]; ok {
@@ -507,14 +507,7 @@ func (g *group) version(b *Batch) (uint64, error) {
 
 // setVersion records, within this group, that batch id is now at v
 // (undone on rollback).
-func (g *group) setVersion(id ID, v uint64) {
-	if g.vers == nil {
-		g.vers = map[ID]uint64{}
-	}
-	was, had := g.vers[id]
-	g.undoV = append(g.undoV, versionUndo{id, was, had})
-	g.vers[id] = v
-}
+func (g *group) setVersion(id ID, v uint64) { g.vers.set(id, v) }
 
 func decodeBatch(item *badger.Item, tenant string) (*Batch, error) {
 	k := item.Key()

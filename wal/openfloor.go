@@ -91,7 +91,7 @@ func (g *group) openFloor(webhook ID, bs []*Batch) (floor ID, indexed []ID) {
 	}
 	for _, id := range g.s.unidx.byHook[webhook] {
 		u, ok := g.s.unidx.batches[id]
-		if !ok || g.gone[id] {
+		if gone, _ := g.gone.get(id); !ok || gone {
 			continue // ended (or indexed) by an earlier op of this group
 		}
 		if g.now.Sub(id.Time()) < indexAfter {
@@ -104,15 +104,10 @@ func (g *group) openFloor(webhook ID, bs []*Batch) (floor ID, indexed []ID) {
 	for _, b := range bs {
 		lower(b.ID)
 	}
-	if f, ok := g.floors[webhook]; ok && !f.IsZero() {
+	if f, ok := g.floors.get(webhook); ok && !f.IsZero() {
 		lower(f)
 	}
-	if g.floors == nil {
-		g.floors = map[ID]ID{}
-	}
-	was, had := g.floors[webhook]
-	g.undoF = append(g.undoF, cursorUndo{webhook, was, had})
-	g.floors[webhook] = floor
+	g.floors.set(webhook, floor)
 	return floor, indexed
 }
 
@@ -120,7 +115,7 @@ func (g *group) openFloor(webhook ID, bs []*Batch) (floor ID, indexed []ID) {
 // (ops before this one included): an open commit wrote it, and neither an
 // open commit nor a result has indexed it since.
 func (g *group) unindexedNow(id ID) bool {
-	if g.gone[id] {
+	if gone, _ := g.gone.get(id); gone {
 		return false
 	}
 	if _, ok := g.s.unidx.batches[id]; !ok {
@@ -133,13 +128,7 @@ func (g *group) unindexedNow(id ID) bool {
 
 // settle marks batch id as no longer unindexed within this group (its
 // result ended it, or wrote its o/ entry); undone on rollback.
-func (g *group) settle(id ID) {
-	if g.gone == nil {
-		g.gone = map[ID]bool{}
-	}
-	g.undoG = append(g.undoG, versionUndo{id: id, had: g.gone[id]})
-	g.gone[id] = true
-}
+func (g *group) settle(id ID) { g.gone.set(id, true) }
 
 // cursorValue is what c/<webhook-id> holds: the last entry consumed, then
 // the floor when there is one.
