@@ -35,25 +35,19 @@ import (
 // back only keeps batches unindexed (and the floor low) for longer.
 const indexAfter = time.Second
 
-// unindexed is an open batch written without an o/ entry.
-type unindexed struct {
-	webhook ID
-	tenant  string
-}
-
 // indexer keeps the store's unindexed batches: the committer's alone (and
 // loadCaches's, before the committer starts).
 type indexer struct {
-	batches map[ID]unindexed // open, no o/ entry
+	batches map[ID]string // open, no o/ entry: → its tenant
 	byHook  map[ID][]ID      // per webhook; may hold batches since ended or indexed
 }
 
 func newIndexer() indexer {
-	return indexer{batches: map[ID]unindexed{}, byHook: map[ID][]ID{}}
+	return indexer{batches: map[ID]string{}, byHook: map[ID][]ID{}}
 }
 
 func (x *indexer) add(webhook ID, tenant string, id ID) {
-	x.batches[id] = unindexed{webhook, tenant}
+	x.batches[id] = tenant
 	x.byHook[webhook] = append(x.byHook[webhook], id)
 }
 
@@ -70,7 +64,7 @@ func (x *indexer) opened(webhook ID, bs []*Batch, indexed []ID) {
 		}
 	}
 	for _, b := range bs {
-		x.batches[b.ID] = unindexed{webhook, b.Tenant}
+		x.batches[b.ID] = b.Tenant
 		ids = append(ids, b.ID)
 	}
 	if len(ids) == 0 {
@@ -90,7 +84,7 @@ func (g *group) openFloor(webhook ID, bs []*Batch) (floor ID, indexed []ID) {
 		}
 	}
 	for _, id := range g.s.unidx.byHook[webhook] {
-		u, ok := g.s.unidx.batches[id]
+		tenant, ok := g.s.unidx.batches[id]
 		if gone, _ := g.gone.get(id); !ok || gone {
 			continue // ended (or indexed) by an earlier op of this group
 		}
@@ -98,7 +92,7 @@ func (g *group) openFloor(webhook ID, bs []*Batch) (floor ID, indexed []ID) {
 			lower(id)
 			continue
 		}
-		g.set(openKey(webhook, id), []byte(u.tenant), 0)
+		g.set(openKey(webhook, id), []byte(tenant), 0)
 		indexed = append(indexed, id)
 	}
 	for _, b := range bs {
