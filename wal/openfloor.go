@@ -39,7 +39,7 @@ const indexAfter = time.Second
 // loadCaches's, before the committer starts).
 type indexer struct {
 	batches map[ID]string // open, no o/ entry: → its tenant
-	byHook  map[ID][]ID      // per webhook; may hold batches since ended or indexed
+	byHook  map[ID][]ID   // per webhook; may hold batches since ended or indexed
 }
 
 func newIndexer() indexer {
