@@ -13,7 +13,7 @@ import (
 // the index of open batches the engine rebuilds from at start, each
 // webhook's queue cursor, and the index behind GET /v1/events/{id}.
 //
-//	b/<tenant>/<webhook-id><batch-id>        batch (JSON)
+//	b/<tenant>/<webhook-id><batch-id>        batch (compact while open, then JSON: batchcodec.go)
 //	a/<tenant>/<batch-id><attempt-id>        attempt (JSON)
 //	o/<webhook-id><batch-id>                 open batch (pending or retrying) → tenant,
 //	                                         unless at or above the floor (openfloor.go)
@@ -338,7 +338,7 @@ func (s *Store) openBatches(f Fence, webhook ID, from, to Cursor, lazy bool, bs 
 		}
 		nb := *b
 		nb.Version = 1
-		v, err := marshalBatch(&nb)
+		v, err := encodeBatch(&nb)
 		if err != nil {
 			return err
 		}
@@ -424,7 +424,7 @@ func (s *Store) saveBatch(f Fence, b *Batch, a *Attempt, h *HookHealth, lazy boo
 	was := b.Version
 	nb := *b
 	nb.Version = was + 1
-	bv, err := marshalBatch(&nb)
+	bv, err := encodeBatch(&nb)
 	if err != nil {
 		return err
 	}
@@ -498,10 +498,8 @@ func (g *group) version(b *Batch) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var rec struct {
-		Version uint64 `json:"version"`
-	}
-	err = item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) })
+	var rec Batch
+	err = item.Value(func(v []byte) error { return unmarshalBatch(v, &rec) })
 	return rec.Version, err
 }
 
@@ -514,7 +512,7 @@ func decodeBatch(item *badger.Item, tenant string) (*Batch, error) {
 	b := &Batch{Tenant: tenant}
 	copy(b.WebhookID[:], k[len(k)-32:len(k)-16])
 	copy(b.ID[:], k[len(k)-16:])
-	err := item.Value(func(v []byte) error { return json.Unmarshal(v, b) })
+	err := item.Value(func(v []byte) error { return unmarshalBatch(v, b) })
 	return b, err
 }
 

@@ -11,40 +11,10 @@ import (
 // The hand-written encoders make exactly json.Marshal's bytes.
 func TestRecordJSONMatchesMarshal(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	strs := []string{"", "pending", "a<b>&c", "quote\"back\\slash", "tab\tnl\n", "é ü 日本", "\u2028", string([]byte{0xff, 'x'}), "webhook-signature"}
-	str := func() string { return strs[r.IntN(len(strs))] }
-	tm := func() time.Time {
-		switch r.IntN(4) {
-		case 0:
-			return time.Time{}
-		case 1:
-			return time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC()
-		case 2:
-			return time.Unix(r.Int64N(4e9), 0).In(time.FixedZone("x", 3600*r.IntN(12)))
-		}
-		return time.UnixMilli(r.Int64N(4e12)).UTC()
-	}
-	id := func() ID {
-		var x ID
-		if r.IntN(3) > 0 {
-			for i := range x {
-				x[i] = byte(r.Uint32())
-			}
-		}
-		return x
-	}
+	g := recordGen{r}
+	str, tm, id := g.str, g.time, g.id
 	for i := 0; i < 3000; i++ {
-		b := &Batch{Status: str(), Attempts: r.IntN(10) - 1, MaxAttempts: r.IntN(10), CreatedAt: tm(), NextAttemptAt: tm(),
-			LastAttemptAt: tm(), LastStatus: str(), LastCode: r.IntN(600) * r.IntN(2), DeliveredAt: tm(), NextAttemptID: id(), NextTrigger: str(), LastAttemptID: id()}
-		if r.IntN(5) > 0 {
-			b.Events = []BatchEvent{}
-			for n := r.IntN(4); n > 0; n-- {
-				b.Events = append(b.Events, BatchEvent{ID: id(), Type: str()})
-			}
-		}
-		for n := r.IntN(3); n > 0; n-- {
-			b.Refs = append(b.Refs, Ref{Name: str(), Value: str()})
-		}
+		b := g.batch()
 		want, err := json.Marshal(b)
 		if err != nil {
 			t.Fatal(err)
@@ -76,6 +46,54 @@ func TestRecordJSONMatchesMarshal(t *testing.T) {
 	if _, err := marshalBatch(bad); err == nil {
 		t.Error("year 10000 encoded")
 	}
+}
+
+// recordGen makes random batches and fields, with the strings and times
+// that encoders get wrong: escapes, invalid UTF-8, zones, zero times.
+type recordGen struct{ r *rand.Rand }
+
+var recordStrs = []string{"", "pending", "retrying", "a<b>&c", "quote\"back\\slash", "tab\tnl\n", "é ü 日本", "\u2028", string([]byte{0xff, 'x'}), "webhook-signature"}
+
+func (g recordGen) str() string { return recordStrs[g.r.IntN(len(recordStrs))] }
+
+func (g recordGen) time() time.Time {
+	r := g.r
+	switch r.IntN(4) {
+	case 0:
+		return time.Time{}
+	case 1:
+		return time.Unix(r.Int64N(4e9), r.Int64N(1e9)).UTC()
+	case 2:
+		return time.Unix(r.Int64N(4e9), 0).In(time.FixedZone("x", 3600*r.IntN(12)))
+	}
+	return time.UnixMilli(r.Int64N(4e12)).UTC()
+}
+
+func (g recordGen) id() ID {
+	var x ID
+	if g.r.IntN(3) > 0 {
+		for i := range x {
+			x[i] = byte(g.r.Uint32())
+		}
+	}
+	return x
+}
+
+func (g recordGen) batch() *Batch {
+	r := g.r
+	b := &Batch{Status: g.str(), Attempts: r.IntN(10) - 1, MaxAttempts: r.IntN(10), CreatedAt: g.time(), NextAttemptAt: g.time(),
+		LastAttemptAt: g.time(), LastStatus: g.str(), LastCode: r.IntN(600) * r.IntN(2), DeliveredAt: g.time(), NextAttemptID: g.id(),
+		NextTrigger: g.str(), LastAttemptID: g.id(), Version: uint64(r.IntN(3)) << r.IntN(64)}
+	if r.IntN(5) > 0 {
+		b.Events = []BatchEvent{}
+		for n := r.IntN(4); n > 0; n-- {
+			b.Events = append(b.Events, BatchEvent{ID: g.id(), Type: g.str()})
+		}
+	}
+	for n := r.IntN(3); n > 0; n-- {
+		b.Refs = append(b.Refs, Ref{Name: g.str(), Value: g.str()})
+	}
+	return b
 }
 
 // A size-1 batch as delivered: what the result commit encodes per event.
