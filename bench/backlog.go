@@ -11,7 +11,8 @@ import (
 // runBacklog publishes N events (default 100,000; --backlog-events
 // 1000000 for the full test) for one webhook whose endpoint is dead, then
 // measures what a backlog costs: the child's RSS while publishing and
-// once published, disk bytes per pending event (after a clean stop), the
+// once published, disk bytes per pending event and, once delivered, per
+// delivered event (each after a clean stop), the
 // time hookd takes to be ready again on that data after a clean stop and
 // after kill -9, and the drain rate once the
 // endpoint answers (first to last receipt). Ceiling of the drain: loopback
@@ -81,7 +82,18 @@ func runBacklog(ctx context.Context, l *Lab) error {
 	l.fig(Figure{Name: name + ", lost", Value: float64(n - st.Unique), Want: "0"})
 	if !complete {
 		l.prog.note("  backlog: %d of %d delivered after %s", st.Unique, n, l.o.Timeout)
+		h.delete()
+		return nil
 	}
+	// Delivered, each event also keeps its batch, attempt and index
+	// records until retention expires: on disk, again after a clean stop.
+	c.Stop()
+	l.fig(Figure{Name: name + ", disk per delivered event", Value: float64(diskBytes(c.Dir)) / float64(n), Unit: "B",
+		Lower: true, Ceiling: evBytes, CeilingOf: "the event's JSON"})
+	if err := c.Start(ctx); err != nil {
+		return err
+	}
+	t.setURL(c.URL)
 	h.delete()
 	return nil
 }

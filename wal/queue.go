@@ -13,10 +13,12 @@ import (
 // (bitmap form); when they are not (another writer took IDs between
 // them, a millisecond turned), it lists them (list form). Keyed by the
 // last ID, the first record holding anything after a cursor is found
-// with one forward seek.
+// with one forward seek. A record of one event (a single-event publish)
+// holds only its form byte: the ID is the key's (one form).
 const (
 	queueBitmap = 1 // first ID, span, bitmap of span bits from first
 	queueList   = 2 // count, then each ID
+	queueOne    = 3 // nothing more: the one ID is the key's last
 )
 
 // maxBitmapSpan bounds a bitmap record; a wider run is listed instead.
@@ -24,6 +26,9 @@ const maxBitmapSpan = 1 << 16
 
 // encodeQueue encodes ascending ids (at least one).
 func encodeQueue(ids []ID) []byte {
+	if len(ids) == 1 {
+		return []byte{queueOne}
+	}
 	first, last := ids[0], ids[len(ids)-1]
 	if span, ok := tailDiff(first, last); ok && span < maxBitmapSpan && span <= 8*uint64(len(ids))+64 {
 		n := span + 1
@@ -48,13 +53,19 @@ func encodeQueue(ids []ID) []byte {
 	return b
 }
 
-// decodeQueue calls fn with each ID of a record, ascending, until fn
-// returns false. A malformed record is errCorrupt.
-func decodeQueue(v []byte, fn func(ID) bool) error {
+// decodeQueue calls fn with each ID of a record whose key ends in last,
+// ascending, until fn returns false. A malformed record is errCorrupt.
+func decodeQueue(v []byte, last ID, fn func(ID) bool) error {
 	if len(v) == 0 {
 		return errCorrupt
 	}
 	switch v[0] {
+	case queueOne:
+		if len(v) != 1 {
+			return errCorrupt
+		}
+		fn(last)
+		return nil
 	case queueBitmap:
 		if len(v) < 17 {
 			return errCorrupt
@@ -106,6 +117,12 @@ func tailDiff(a, b ID) (uint64, bool) {
 	return lb - la, true
 }
 
+// keyID is the ID that ends key k.
+func keyID(k []byte) (id ID) {
+	copy(id[:], k[len(k)-len(id):])
+	return id
+}
+
 func addTail(id ID, d uint64) ID {
 	binary.BigEndian.PutUint64(id[8:], binary.BigEndian.Uint64(id[8:])+d)
 	return id
@@ -123,8 +140,9 @@ func eachQueued(txn *badger.Txn, webhook, cur ID, fn func(ID) bool) error {
 	}
 	more := true
 	for it.Seek(seek); more && it.ValidForPrefix(pfx); it.Next() {
-		err := it.Item().Value(func(v []byte) error {
-			return decodeQueue(v, func(id ID) bool {
+		item := it.Item()
+		err := item.Value(func(v []byte) error {
+			return decodeQueue(v, keyID(item.Key()), func(id ID) bool {
 				if compareID(id, cur) <= 0 {
 					return true
 				}
@@ -152,8 +170,9 @@ func isQueued(txn *badger.Txn, webhook, cur, evt ID) (bool, error) {
 		return false, nil
 	}
 	found := false
-	err := it.Item().Value(func(v []byte) error {
-		return decodeQueue(v, func(id ID) bool {
+	item := it.Item()
+	err := item.Value(func(v []byte) error {
+		return decodeQueue(v, keyID(item.Key()), func(id ID) bool {
 			found = id == evt
 			return compareID(id, evt) < 0
 		})

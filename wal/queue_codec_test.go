@@ -27,7 +27,7 @@ func TestQueueRecordCodec(t *testing.T) {
 		ids  []ID
 		form byte
 	}{
-		{"one", ids[:1], queueBitmap},
+		{"one", ids[:1], queueOne},
 		{"a run", ids[:100], queueBitmap},
 		{"gaps", []ID{ids[0], ids[2], ids[3], ids[60]}, queueBitmap},
 		{"sparse", []ID{ids[0], ids[299]}, queueList}, // span 300 > 8×2+64
@@ -41,7 +41,7 @@ func TestQueueRecordCodec(t *testing.T) {
 				t.Errorf("form %d, want %d", v[0], c.form)
 			}
 			var got []ID
-			if err := decodeQueue(v, func(id ID) bool { got = append(got, id); return true }); err != nil {
+			if err := decodeQueue(v, c.ids[len(c.ids)-1], func(id ID) bool { got = append(got, id); return true }); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(got, c.ids) {
@@ -49,7 +49,7 @@ func TestQueueRecordCodec(t *testing.T) {
 			}
 			// Stopping early stops.
 			n := 0
-			_ = decodeQueue(v, func(ID) bool { n++; return false })
+			_ = decodeQueue(v, c.ids[len(c.ids)-1], func(ID) bool { n++; return false })
 			if n != 1 {
 				t.Errorf("fn called %d times after returning false", n)
 			}
@@ -69,18 +69,19 @@ func FuzzQueueRecord(f *testing.F) {
 	f.Add(encodeQueue([]ID{a, b, c}))
 	f.Add(encodeQueue([]ID{a, c}))
 	f.Add(encodeQueue([]ID{a, g.New(t0.Add(time.Second))}))
+	f.Add(encodeQueue([]ID{a}))
 	f.Add([]byte{queueBitmap})
 	f.Add([]byte{queueList, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F})
 	f.Fuzz(func(t *testing.T, v []byte) {
 		var got []ID
-		if err := decodeQueue(v, func(id ID) bool { got = append(got, id); return len(got) < 1<<17 }); err != nil || len(got) == 0 {
+		if err := decodeQueue(v, a, func(id ID) bool { got = append(got, id); return len(got) < 1<<17 }); err != nil || len(got) == 0 {
 			return
 		}
 		if !slices.IsSortedFunc(got, compareID) || len(slices.CompactFunc(slices.Clone(got), func(x, y ID) bool { return x == y })) != len(got) {
 			return // a list record may hold anything; the store never writes one unsorted
 		}
 		var again []ID
-		if err := decodeQueue(encodeQueue(got), func(id ID) bool { again = append(again, id); return true }); err != nil {
+		if err := decodeQueue(encodeQueue(got), got[len(got)-1], func(id ID) bool { again = append(again, id); return true }); err != nil {
 			t.Fatal(err)
 		}
 		if !slices.EqualFunc(again, got, func(x, y ID) bool { return bytes.Equal(x[:], y[:]) }) {

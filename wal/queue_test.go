@@ -4,6 +4,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // The queue is consumed by a persisted cursor, and each batch is found from
@@ -90,6 +92,21 @@ func TestQueueCursorAndEventDeliveries(t *testing.T) {
 		if got, _ := s.EventDeliveries("beta", e[2]); len(got) != 0 {
 			t.Errorf("another tenant sees %+v", got)
 		}
+	}
+	check(s)
+	// ba2 carries one event: its d/ entry holds the batch alone. One
+	// written before that, batch then first event, reads the same.
+	err = s.db.Update(func(txn *badger.Txn) error {
+		k := deliveryKey("acme", all, e[3])
+		if item, err := txn.Get(k); err != nil {
+			return err
+		} else if n := item.ValueSize(); n != 16 {
+			t.Errorf("single-event d/ entry holds %d bytes", n)
+		}
+		return txn.Set(k, append(append([]byte(nil), ba2.ID[:]...), e[3][:]...))
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	check(s)
 	s.Close()
