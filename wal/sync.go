@@ -26,11 +26,12 @@ import (
 // rotated out). TestSyncFollowsRotation fails loudly, naming the
 // assumption, when a Badger upgrade breaks one of them.
 type rotatingLog struct {
-	mu    sync.Mutex // sync runs on the syncer and, at a rotation, the committer
-	dir   string
-	width int      // digits of the number
-	ext   string   // ".mem", ".vlog"
-	f     *os.File // the newest file seen, open
+	mu     sync.Mutex // sync runs on the syncer and, at a rotation, the committer
+	dir    string
+	prefix string   // dir, cleaned, and a separator (path)
+	width  int      // digits of the number
+	ext    string   // ".mem", ".vlog"
+	f      *os.File // the newest file seen, open
 	// newest is its number (-1: none, or an in-memory store); written
 	// under mu, read by any goroutine (trimMaps, syncBeforeFlush).
 	newest atomic.Int64
@@ -55,6 +56,7 @@ func newRotatingLog(dir string, width int, ext string, inMemory bool) (*rotating
 		return l, nil
 	}
 	l := &rotatingLog{dir: dir, width: width, ext: ext, realDir: dir}
+	l.prefix = strings.TrimSuffix(filepath.Join(dir, "x"), "x")
 	// As /proc/self/maps names the files: absolute, links resolved.
 	if abs, err := filepath.Abs(dir); err == nil {
 		l.realDir = abs
@@ -89,8 +91,19 @@ func newRotatingLog(dir string, width int, ext string, inMemory bool) (*rotating
 // last is the number of the newest file seen (-1: none).
 func (l *rotatingLog) last() int { return int(l.newest.Load()) }
 
+// path names file n as filepath.Join(dir, fmt.Sprintf("%0*d"+ext, width,
+// n)) would, without either: the store asks for the next file's name at
+// every sync and after every write that went to the value log.
 func (l *rotatingLog) path(n int) string {
-	return filepath.Join(l.dir, fmt.Sprintf("%0*d%s", l.width, n, l.ext))
+	var num [20]byte
+	digits := strconv.AppendInt(num[:0], int64(n), 10)
+	b := make([]byte, 0, len(l.prefix)+max(l.width, len(digits))+len(l.ext))
+	b = append(b, l.prefix...)
+	for i := len(digits); i < l.width; i++ {
+		b = append(b, '0')
+	}
+	b = append(append(b, digits...), l.ext...)
+	return string(b)
 }
 
 // sync fsyncs the newest file and the ones rotated out since the last

@@ -295,3 +295,26 @@ func TestValueLogMarkOutlivesASyncDuringTheWrite(t *testing.T) {
 		t.Errorf("the value log was last synced by a sync that started during the write (%d syncs, %d then): the event's value is not covered", got, mid.Load())
 	}
 }
+
+// path names files exactly as filepath.Join and fmt did before it.
+func TestRotatingLogPath(t *testing.T) {
+	tmp := t.TempDir()
+	t.Chdir(tmp)
+	for _, d := range []string{"data", "b"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dir := range []string{"data", "./data/", tmp, tmp + "/data/", "data/../b", "."} {
+		l, err := newRotatingLog(dir, 6, ".vlog", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{0, 1, 42, 999999, 1234567} {
+			want := filepath.Join(dir, fmt.Sprintf("%0*d%s", 6, n, ".vlog"))
+			if got := l.path(n); got != want {
+				t.Errorf("path(%q, %d) = %q, want %q", dir, n, got, want)
+			}
+		}
+	}
+}
