@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/fasthttp/router"
@@ -86,16 +87,27 @@ func refusal(ctx *fasthttp.RequestCtx) error {
 type routeRoles struct {
 	r       *router.Router
 	scratch sync.Pool // *fasthttp.RequestCtx: router.Lookup stores path parameters in one
+	// static holds the routes without parameters by method, then path:
+	// the router matches a path equal to one of them to it (a static
+	// segment wins over a parameter), and they are the busy ones
+	// (POST /v1/events), so of answers them without routing.
+	static map[string]map[string]string
 }
 
 const roleKey = "hookd.role"
 
 func newRouteRoles(routes []route) *routeRoles {
-	rr := &routeRoles{r: router.New()}
+	rr := &routeRoles{r: router.New(), static: map[string]map[string]string{}}
 	rr.r.RedirectTrailingSlash, rr.r.RedirectFixedPath = false, false
 	for _, rt := range routes {
 		role := rt.role
 		rr.r.Handle(rt.method, rt.path, func(ctx *fasthttp.RequestCtx) { ctx.SetUserValue(roleKey, role) })
+		if !strings.Contains(rt.path, "{") && rt.method != router.MethodWild {
+			if rr.static[rt.method] == nil {
+				rr.static[rt.method] = map[string]string{}
+			}
+			rr.static[rt.method][rt.path] = role
+		}
 	}
 	return rr
 }
@@ -103,6 +115,35 @@ func newRouteRoles(routes []route) *routeRoles {
 // of returns the role h's route needs; known is false when no route
 // matches (the request will be a 404 or 405).
 func (rr *routeRoles) of(h *fasthttp.RequestHeader) (need string, known bool) {
+	if p, ok := plainPath(h.RequestURI()); ok {
+		if need, ok := rr.static[string(h.Method())][string(p)]; ok {
+			return need, true
+		}
+	}
+	return rr.route(h)
+}
+
+// plainPath is the path of an origin-form request URI of printable ASCII
+// without a fragment, which the URI parser would take as it is; anything
+// else (ok false) goes through the parser and the router.
+func plainPath(uri []byte) (path []byte, ok bool) {
+	if len(uri) == 0 || uri[0] != '/' {
+		return nil, false
+	}
+	end := len(uri)
+	for i, c := range uri {
+		if c <= ' ' || c >= 0x7F || c == '#' {
+			return nil, false
+		}
+		if c == '?' && end == len(uri) {
+			end = i
+		}
+	}
+	return uri[:end], true
+}
+
+// route is of by the router, for any path.
+func (rr *routeRoles) route(h *fasthttp.RequestHeader) (need string, known bool) {
 	u := fasthttp.AcquireURI()
 	defer fasthttp.ReleaseURI(u)
 	if err := u.Parse(h.Host(), h.RequestURI()); err != nil {
