@@ -90,19 +90,12 @@ func compactBatch(b *Batch) ([]byte, bool) {
 	out = binary.AppendVarint(out, int64(b.Attempts))
 	out = binary.AppendVarint(out, int64(b.MaxAttempts))
 	ok := true
-	appendTime := func(t time.Time) {
-		// UnixNano is defined for years 1678..2262; stay inside them.
-		if y := t.Year(); y < 1679 || y > 2261 {
-			ok = false
-		}
-		out = binary.AppendVarint(out, t.UnixNano())
-	}
-	appendTime(b.CreatedAt)
+	out = appendNano(out, b.CreatedAt, &ok)
 	if flags&hasNextAttemptAt != 0 {
-		appendTime(b.NextAttemptAt)
+		out = appendNano(out, b.NextAttemptAt, &ok)
 	}
 	if flags&hasLastAttemptAt != 0 {
-		appendTime(b.LastAttemptAt)
+		out = appendNano(out, b.LastAttemptAt, &ok)
 	}
 	if flags&hasLastStatus != 0 {
 		out = appendWord(out, b.LastStatus)
@@ -114,7 +107,7 @@ func compactBatch(b *Batch) ([]byte, bool) {
 		out = append(out, b.LastAttemptID[:]...)
 	}
 	if flags&hasDeliveredAt != 0 {
-		appendTime(b.DeliveredAt)
+		out = appendNano(out, b.DeliveredAt, &ok)
 	}
 	if flags&hasNextAttemptID != 0 {
 		out = append(out, b.NextAttemptID[:]...)
@@ -124,6 +117,15 @@ func compactBatch(b *Batch) ([]byte, bool) {
 	}
 	out = binary.AppendUvarint(out, b.Version)
 	return out, ok
+}
+
+// appendNano appends t as nanoseconds since 1970, clearing ok when t is
+// outside the years (1678..2262) where that is defined.
+func appendNano(out []byte, t time.Time, ok *bool) []byte {
+	if y := t.Year(); y < 1679 || y > 2261 {
+		*ok = false
+	}
+	return binary.AppendVarint(out, t.UnixNano())
 }
 
 func appendWord(out []byte, s string) []byte {
