@@ -1,10 +1,14 @@
 package wal
 
 import (
+	"errors"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // utcTimes returns b with its times in UTC: the compact form keeps the
@@ -156,5 +160,79 @@ func BenchmarkDecodeBatch(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A store written before the compact forms: an open batch's JSON record
+// and a single event's bitmap queue record are read after a restart, and
+// the batch's next write checks the version its JSON record holds.
+func TestRecordsFromBeforeCompactForms(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "http://x", IsActive: true, MaxBatchSize: 1}
+	if err := s.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Append("acme", []EventInput{ev("t", "", `1`), ev("t", "", `2`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := res.IDs
+	created := time.Date(2026, 11, 29, 9, 0, 0, 123456789, time.UTC)
+	b := &Batch{ID: s.NewID(), WebhookID: w.ID, Tenant: "acme", Status: BatchPending, MaxAttempts: 5,
+		Events: []BatchEvent{{ID: e[0], Type: "t"}}, CreatedAt: created, NextAttemptAt: created}
+	if err := s.OpenBatches(fence(s), w.ID, Cursor{}, at(e[0]), b); err != nil {
+		t.Fatal(err)
+	}
+	err = s.db.Update(func(txn *badger.Txn) error {
+		k := batchKey("acme", w.ID, b.ID)
+		item, err := txn.Get(k)
+		if err != nil {
+			return err
+		}
+		if v, _ := item.ValueCopy(nil); len(v) == 0 || v[0] != batchCodec {
+			t.Errorf("open record stored as %q, want the compact form", v)
+		}
+		old := *b
+		old.Version = 1
+		js, err := marshalBatch(&old)
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(k, js); err != nil {
+			return err
+		}
+		// e1's queue record as a bitmap of one, as written before.
+		bm := []byte{queueBitmap}
+		bm = append(append(bm, e[1][:]...), 1, 1)
+		return txn.Set(queueKey(w.ID, e[1]), bm)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = openTest(t, dir)
+	var got []*Batch
+	if err := s.EachOpenBatch(Part{}, func(b *Batch) error { got = append(got, b); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ID != b.ID || got[0].Version != 1 || !got[0].CreatedAt.Equal(created) || got[0].Events[0].ID != e[0] {
+		t.Fatalf("open batches after restart = %+v", got)
+	}
+	if q, err := s.PeekQueue(w.ID, at(e[0]), 10); err != nil || !slices.Equal(eventsOf(q), e[1:]) {
+		t.Fatalf("queue after e0 = %v (%v), want [e1]", eventsOf(q), err)
+	}
+	stale := *got[0]
+	stale.Version = 0
+	if err := s.SaveBatch(fence(s), &stale, nil); !errors.Is(err, ErrConflict) {
+		t.Fatalf("save at version 0 over a JSON record at 1 = %v, want ErrConflict", err)
+	}
+	got[0].Status, got[0].Attempts = BatchDelivered, 1
+	if err := s.SaveBatch(fence(s), got[0], nil); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.GetBatch("acme", w.ID, b.ID); err != nil || d.Status != BatchDelivered || d.Version != 2 {
+		t.Fatalf("after the result: %+v, %v", d, err)
 	}
 }
