@@ -98,7 +98,7 @@ var scenarios = []scenario{
 	{name: "fanout", about: "one event to N webhooks: time until all N have it, and a burst's deliveries/s", quick: true, run: runFanout},
 	{name: "faults", about: "a sink answering 10% 500s and 10% slowly: attempts per event, completion time", quick: true, run: runFaults},
 	{name: "trickle", about: "no webhook: idle CPU over 30 s, then CPU per event ingested at 150 single events/s, against a bare relay's", ownsServer: true, run: runTrickle},
-	{name: "backlog", about: "N pending for a dead sink: RSS, disk per event, restart-to-ready, drain rate", ownsServer: true, run: runBacklog},
+	{name: "backlog", about: "N pending for a dead sink: RSS, disk per pending and delivered event, restart-to-ready, drain rate", ownsServer: true, run: runBacklog},
 	{name: "crash", about: "kill -9 cycles under load: acknowledged, delivered, lost (must be 0), duplicates", ownsServer: true, run: runCrash},
 	{name: "soak", about: "mixed load at a moderate rate for --duration: RSS and p99 over time", run: runSoak},
 }
