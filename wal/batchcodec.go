@@ -9,10 +9,11 @@ import (
 // Open batch records are stored in a compact binary form; ended ones stay
 // JSON (recordjson.go). The reason is where each lands in Badger. A
 // record under storage.value_threshold is kept in the LSM tree itself,
-// one over it in the value log. A size-1 pending record is ~180 bytes of
+// one over it in the value log. A size-1 pending record is ~226 bytes of
 // JSON, so it sat in the LSM tree and was flushed and compacted once more
 // before the result that replaced it was dropped; it was over a third of
-// the bytes an event put into the tree. Its compact form is ~60 bytes.
+// the bytes an event put into the tree. Its compact form is ~55 bytes
+// (TestBatchCodecSize).
 // An ended record lives until retention, so in the tree it would be
 // rewritten at every level; as JSON (~330 bytes) it goes to the value log
 // and the tree keeps a pointer. Readers tell the two forms apart by the
