@@ -236,3 +236,23 @@ func TestRecordsFromBeforeCompactForms(t *testing.T) {
 		t.Fatalf("after the result: %+v, %v", d, err)
 	}
 }
+
+// Writing the record an open commit stores: compact against JSON.
+func BenchmarkEncodeOpenBatch(b *testing.B) {
+	now := time.Now()
+	bt := &Batch{Status: BatchPending, Events: []BatchEvent{{ID: ID{1, 2, 3}, Type: "order.created"}},
+		MaxAttempts: 10, CreatedAt: now, NextAttemptAt: now, Version: 1}
+	for _, c := range []struct {
+		name string
+		enc  func(*Batch) ([]byte, error)
+	}{{"compact", encodeBatch}, {"json", marshalBatch}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.enc(bt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
