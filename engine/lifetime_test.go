@@ -245,14 +245,28 @@ func TestSendWorkers(t *testing.T) {
 // returning tells a goroutine past its work (the stack CI printed) from
 // one still in it or in a send worker.
 func TestReturningStack(t *testing.T) {
-	for stack, want := range map[string]bool{
-		"goroutine 7130 [runnable]:\nhookd/engine.(*Engine).goDo.func1()\n\t/check/work/main/engine/lifetime.go:138 +0x94\ncreated by hookd/engine.(*Engine).goDo in goroutine 7053\n\t/check/work/main/engine/lifetime.go:135 +0x15d": true,
-		"goroutine 9 [runnable]:\nsync.(*WaitGroup).Done(...)\n\t/usr/lib/go/src/sync/waitgroup.go:110\nhookd/engine.(*Engine).goDo.func1()\n\t/w/engine/lifetime.go:138 +0x94\ncreated by hookd/engine.(*Engine).goDo in goroutine 1\n\t/w/engine/lifetime.go:135 +0x15d": true,
-		"goroutine 9 [select]:\nhookd/engine.(*Engine).sendWorker(0xc000)\n\t/w/engine/lifetime.go:170 +0x94\nhookd/engine.(*Engine).goSend.func1()\n\t/w/engine/lifetime.go:155 +0x1d\nhookd/engine.(*Engine).goDo.func1()\n\t/w/engine/lifetime.go:137 +0x5a\ncreated by hookd/engine.(*Engine).goDo in goroutine 1\n\t/w/engine/lifetime.go:135 +0x15d": false,
-		"goroutine 9 [chan receive]:\nhookd/engine.(*Engine).loop(0xc000)\n\t/w/engine/engine.go:300 +0x94\ncreated by hookd/engine.(*Engine).Start in goroutine 1\n\t/w/engine/engine.go:200 +0x15d": false,
+	const created = "created by hookd/engine.(*Engine).goDo in goroutine 1\n\t/w/engine/lifetime.go:135 +0x15d"
+	for _, c := range []struct {
+		frames []string
+		want   bool
+	}{
+		{[]string{"goroutine 7130 [runnable]:",
+			"hookd/engine.(*Engine).goDo.func1()", "\t/check/work/main/engine/lifetime.go:138 +0x94",
+			"created by hookd/engine.(*Engine).goDo in goroutine 7053", "\t/check/work/main/engine/lifetime.go:135 +0x15d"}, true},
+		{[]string{"goroutine 9 [runnable]:",
+			"sync.(*WaitGroup).Done(...)", "\t/usr/lib/go/src/sync/waitgroup.go:110",
+			"hookd/engine.(*Engine).goDo.func1()", "\t/w/engine/lifetime.go:138 +0x94", created}, true},
+		{[]string{"goroutine 9 [select]:",
+			"hookd/engine.(*Engine).sendWorker(0xc000)", "\t/w/engine/lifetime.go:170 +0x94",
+			"hookd/engine.(*Engine).goSend.func1()", "\t/w/engine/lifetime.go:155 +0x1d",
+			"hookd/engine.(*Engine).goDo.func1()", "\t/w/engine/lifetime.go:137 +0x5a", created}, false},
+		{[]string{"goroutine 9 [chan receive]:",
+			"hookd/engine.(*Engine).loop(0xc000)", "\t/w/engine/engine.go:300 +0x94",
+			"created by hookd/engine.(*Engine).Start in goroutine 1", "\t/w/engine/engine.go:200 +0x15d"}, false},
 	} {
-		if got := returning(stack); got != want {
-			t.Errorf("returning = %v, want %v:\n%s", got, want, stack)
+		stack := strings.Join(c.frames, "\n")
+		if got := returning(stack); got != c.want {
+			t.Errorf("returning = %v, want %v:\n%s", got, c.want, stack)
 		}
 	}
 }
