@@ -2,7 +2,9 @@ package wal
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,6 +28,28 @@ func TestCodecRoundTrip(t *testing.T) {
 		}
 		if in.Type == "big" && len(b) > len(in.Data)/4 {
 			t.Errorf("big: stored %d bytes for %d, want compressed", len(b), len(in.Data))
+		}
+	}
+}
+
+// encodedEventSize is the length encodeEvent writes, or more when the
+// data is stored compressed.
+func TestEncodedEventSize(t *testing.T) {
+	r := recordGen{rand.New(rand.NewPCG(1, 2))}
+	for i := range 3000 {
+		long := func() string { return strings.Repeat(r.str(), r.r.IntN(40)) } // lengths past one varint byte
+		e := Event{Type: long(), Key: long(), Data: randJSON(r.r.IntN(1 << (i % 15))),
+			CreatedAt: time.UnixMilli(r.r.Int64N(1 << (i % 50))).UTC()}
+		if i%3 == 0 {
+			e.Data = bytes.Repeat([]byte("ab"), r.r.IntN(2000)) // compresses above compressAbove
+		}
+		for range r.r.IntN(4) {
+			e.Refs = append(e.Refs, Ref{long(), r.str()})
+		}
+		got := len(encodeEvent(nil, &e))
+		want := encodedEventSize(e.Type, e.Key, e.Refs, len(e.Data), e.CreatedAt.UnixMilli())
+		if got > want || got < want && len(e.Data) <= compressAbove {
+			t.Fatalf("event %d (%d bytes of data): encoded %d bytes, encodedEventSize %d", i, len(e.Data), got, want)
 		}
 	}
 }

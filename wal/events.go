@@ -54,7 +54,16 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 		stored = stored[:0]
 		tc := s.tenantCacheRO(tenant)
 		types := tc.typeCount() // registered; new ones stop at maxEventTypes
-		buf := make([]byte, 0, 256*len(evs))
+		size, ms := 0, g.now.UnixMilli()
+		for i := range evs {
+			in := &evs[i]
+			size += encodedEventSize(in.Type, in.Key, in.Refs, len(in.Data), ms)
+		}
+		buf := make([]byte, 0, size) // every record is a slice of it
+		var hotBuf []Event           // events fanned out to someone, one allocation
+		if tc != nil {
+			hotBuf = make([]Event, 0, len(evs))
+		}
 		for i := range evs {
 			in := &evs[i]
 			if in.Key != "" {
@@ -81,17 +90,25 @@ func (s *Store) Append(tenant string, evs []EventInput) (AppendResult, error) {
 					// As decodeEvent would return it: ms precision, no empty refs.
 					he := e
 					he.ID, he.Tenant = id, tenant
-					he.CreatedAt = time.UnixMilli(g.now.UnixMilli()).UTC()
+					he.CreatedAt = time.UnixMilli(ms).UTC()
 					if len(he.Refs) == 0 {
 						he.Refs = nil
 					}
-					hot = append(hot, &he)
+					hotBuf = append(hotBuf, he) // never grows
 				}
 			}
 			if (tc == nil || !tc.hasType(in.Type)) && types+len(newTypes) < maxEventTypes && g.noteType(tenant, in.Type) {
 				newTypes = append(newTypes, in.Type)
 				g.set(eventTypeKey(tenant, in.Type), encodeEventType(EventType{Name: in.Type, CreatedAt: g.now}), 0)
 			}
+		}
+		if len(hotBuf) < cap(hotBuf)/2 {
+			// The cache keeps the array as long as any of its events:
+			// at most two Events' room for each event it holds.
+			hotBuf = append([]Event(nil), hotBuf...)
+		}
+		for i := range hotBuf {
+			hot = append(hot, &hotBuf[i])
 		}
 		if tc != nil && len(stored) > 0 {
 			fanned = s.fanOut(g, tc.active, evs, stored, res.IDs, fanned)

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // Batches and attempts are written two or three times per delivery, so
@@ -13,7 +14,16 @@ import (
 // are read back with json.Unmarshal as before.
 
 func marshalBatch(b *Batch) ([]byte, error) {
-	out := make([]byte, 0, 192+64*len(b.Events))
+	// Room for the whole record unless strings need escapes (a delivered
+	// size-1 batch is ~330 bytes).
+	size := 384 + len(b.Status) + len(b.LastStatus) + len(b.NextTrigger)
+	for _, e := range b.Events {
+		size += 56 + len(e.Type)
+	}
+	for _, r := range b.Refs {
+		size += 28 + len(r.Name) + len(r.Value)
+	}
+	out := make([]byte, 0, size)
 	out = append(out, `{"status":`...)
 	out = appendJSONString(out, b.Status)
 	out = append(out, `,"events":`...)
@@ -98,7 +108,14 @@ func marshalBatch(b *Batch) ([]byte, error) {
 }
 
 func marshalAttempt(a *Attempt) ([]byte, error) {
-	out := make([]byte, 0, 384+len(a.ResponseBody))
+	// Room for the whole record unless strings need escapes: a buffer
+	// that grew while appending the headers was a twentieth of what
+	// hookd allocated delivering single events.
+	size := 320 + len(a.Status) + len(a.Trigger) + len(a.ResponseBody) + len(a.Error)
+	for k, v := range a.RequestHeaders {
+		size += len(k) + len(v) + 6
+	}
+	out := make([]byte, 0, size)
 	out = append(out, `{"webhookId":`...)
 	out = appendJSONID(out, a.WebhookID)
 	out = append(out, `,"status":`...)
@@ -120,7 +137,8 @@ func marshalAttempt(a *Attempt) ([]byte, error) {
 	}
 	if len(a.RequestHeaders) > 0 {
 		out = append(out, `,"requestHeaders":{`...)
-		keys := make([]string, 0, len(a.RequestHeaders))
+		var room [12]string // the dispatcher's headers and a few custom ones
+		keys := room[:0]
 		for k := range a.RequestHeaders {
 			keys = append(keys, k)
 		}
@@ -150,19 +168,56 @@ func marshalAttempt(a *Attempt) ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-// appendJSONString appends s as encoding/json would: plain printable ASCII
-// directly, anything needing an escape through json.Marshal.
+// appendJSONString appends s as encoding/json would: ASCII here, with
+// its escapes (HTML characters included: every attempt record holds
+// "v1,<redacted>"), and a string with any byte past ASCII through
+// json.Marshal (UTF-8 checks, U+2028 and U+2029).
 func appendJSONString(out []byte, s string) []byte {
+	start := len(out)
+	out = append(out, '"')
+	plain := 0 // s[plain:i] needs no escape
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7F || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		c := s[i]
+		if jsonPlain[c] {
+			continue
+		}
+		if c >= utf8.RuneSelf {
 			q, _ := json.Marshal(s) // a string always encodes
-			return append(out, q...)
+			return append(out[:start], q...)
+		}
+		out = append(out, s[plain:i]...)
+		plain = i + 1
+		switch c {
+		case '"', '\\':
+			out = append(out, '\\', c)
+		case '\b':
+			out = append(out, '\\', 'b')
+		case '\f':
+			out = append(out, '\\', 'f')
+		case '\n':
+			out = append(out, '\\', 'n')
+		case '\r':
+			out = append(out, '\\', 'r')
+		case '\t':
+			out = append(out, '\\', 't')
+		default:
+			out = append(out, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
 		}
 	}
-	out = append(out, '"')
-	out = append(out, s...)
+	out = append(out, s[plain:]...)
 	return append(out, '"')
 }
+
+// jsonPlain holds the bytes encoding/json writes as they are: printable
+// ASCII (and DEL) but for the quote, the backslash and <, >, &.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
+const hexDigits = "0123456789abcdef"
 
 func appendJSONID(out []byte, id ID) []byte {
 	return append(id.AppendText(append(out, '"'), ""), '"')

@@ -109,3 +109,45 @@ func BenchmarkMarshalBatch(b *testing.B) {
 		}
 	}
 }
+
+// A size-1 batch's successful attempt, headers as the dispatcher records
+// them: what the result commit encodes per event beside the batch.
+func BenchmarkMarshalAttempt(b *testing.B) {
+	now := time.Now()
+	a := &Attempt{WebhookID: ID{1, 2, 3}, Status: AttemptSucceeded, Trigger: "scheduled", ScheduledAt: now,
+		StartedAt: now, Duration: 1234567, ResponseCode: 200, ResponseBody: `{"ok":true}`,
+		RequestHeaders: map[string]string{"content-type": "application/json", "user-agent": "hookd/1.0",
+			"webhook-id": "msg_01JDFX0Q4C5W2Y3Z4A5B6C7D8E", "webhook-timestamp": "1764410000",
+			"webhook-signature": "v1,<redacted>"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := marshalAttempt(a); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// appendJSONString makes json.Marshal's bytes for every string: each
+// byte alone and between others, and what the fuzzer finds.
+func TestAppendJSONString(t *testing.T) {
+	for c := range 256 {
+		for _, s := range []string{string(rune(c)), string([]byte{byte(c)}), "a" + string([]byte{byte(c)}) + "b<&>\"\\"} {
+			checkJSONString(t, s)
+		}
+	}
+}
+
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range recordStrs {
+		f.Add(s)
+	}
+	f.Add("v1,<redacted> v1,<redacted>")
+	f.Fuzz(checkJSONString)
+}
+
+func checkJSONString(t *testing.T, s string) {
+	want, _ := json.Marshal(s)
+	if got := appendJSONString([]byte("x"), s); !bytes.Equal(got[1:], want) || got[0] != 'x' {
+		t.Fatalf("%q: got %s, want %s", s, got, want)
+	}
+}
