@@ -44,11 +44,11 @@ func (r *recent) add(evs []*Event) {
 	defer r.mu.Unlock()
 	for _, e := range evs {
 		n := recentSize(e)
-		if r.size+n > r.half && len(r.cur) > 0 {
-			r.old, r.cur, r.size = r.cur, make(map[ID]*Event, len(r.cur)), 0
-		}
 		if n > r.half {
 			continue // larger than a generation: never cached
+		}
+		if r.size+n > r.half {
+			r.old, r.cur, r.size = r.cur, make(map[ID]*Event, len(r.cur)), 0
 		}
 		r.cur[e.ID] = e
 		r.size += n

@@ -84,6 +84,11 @@ func TestRecentBounds(t *testing.T) {
 	if _, ok := r.get("t", big.ID, t0, time.Hour); ok {
 		t.Error("cached an event larger than half the bound")
 	}
+	for i, id := range ids[2:] {
+		if _, ok := r.get("t", id, t0, time.Hour); !ok {
+			t.Errorf("event %d forgotten for an event too large to cache", i+2)
+		}
+	}
 }
 
 // However events come, the cache never holds more than its bound and
