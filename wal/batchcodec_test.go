@@ -169,10 +169,7 @@ func BenchmarkDecodeBatch(b *testing.B) {
 func TestRecordsFromBeforeCompactForms(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
-	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "http://x", IsActive: true, MaxBatchSize: 1}
-	if err := s.CreateWebhook(w); err != nil {
-		t.Fatal(err)
-	}
+	w := createHook(t, s, 1)
 	res, err := s.Append("acme", []EventInput{ev("t", "", `1`), ev("t", "", `2`)})
 	if err != nil {
 		t.Fatal(err)

@@ -28,10 +28,7 @@ type floorStore struct {
 func newFloorStore(t *testing.T, n int) *floorStore {
 	f := &floorStore{t: t, dir: t.TempDir(), now: time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)}
 	f.s = f.open(f.dir)
-	w := &Webhook{ID: f.s.NewWebhookID(), Tenant: "acme", URL: "http://x", IsActive: true, MaxBatchSize: 1}
-	if err := f.s.CreateWebhook(w); err != nil {
-		t.Fatal(err)
-	}
+	w := createHook(t, f.s, 1)
 	f.wh = w.ID
 	for range n {
 		res, err := f.s.Append("acme", []EventInput{ev("t", "", `1`)})

@@ -118,10 +118,7 @@ func TestQueueCursorAndEventDeliveries(t *testing.T) {
 // again from the cursor, it commits. Opens given in order commit in order.
 func TestOpenBatchesStale(t *testing.T) {
 	s := openTest(t, t.TempDir())
-	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "http://x", IsActive: true, MaxBatchSize: 1}
-	if err := s.CreateWebhook(w); err != nil {
-		t.Fatal(err)
-	}
+	w := createHook(t, s, 1)
 	res, err := s.Append("acme", []EventInput{ev("t", "", `1`), ev("t", "", `2`), ev("t", "", `3`)})
 	if err != nil {
 		t.Fatal(err)

@@ -12,10 +12,7 @@ import (
 func TestRecentMatchesStore(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
-	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "http://x", IsActive: true, MaxBatchSize: 1}
-	if err := s.CreateWebhook(w); err != nil {
-		t.Fatal(err)
-	}
+	createHook(t, s, 1)
 	big := `{"pad":"` + strings.Repeat("yz", 2000) + `"}` // compressed on disk
 	in := []EventInput{{Type: "a", Key: "k1", Refs: []Ref{{"order", "1"}}, Data: []byte(`{"n":1}`)}, {Type: "b", Data: []byte(big)}}
 	res, err := s.Append("acme", in)

@@ -58,10 +58,7 @@ func newFakeDisk(free uint64) *fakeDisk {
 func TestSpaceReserve(t *testing.T) {
 	d := newFakeDisk(1 << 30)
 	s := openSpaceTest(t, d, time.Hour) // measures only when told
-	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "http://x", IsActive: true, MaxBatchSize: 10}
-	if err := s.CreateWebhook(w); err != nil {
-		t.Fatal(err)
-	}
+	w := createHook(t, s, 10)
 	res, err := s.Append("acme", []EventInput{ev("a", "", `1`), ev("a", "", `2`)})
 	if err != nil {
 		t.Fatal(err)

@@ -27,6 +27,17 @@ func openTest(t testing.TB, dir string) *Store {
 	return s
 }
 
+// createHook stores an active catch-all webhook of tenant "acme" with
+// maxBatchSize, as the tests of one webhook need it.
+func createHook(t testing.TB, s *Store, maxBatchSize int) *Webhook {
+	t.Helper()
+	w := &Webhook{ID: s.NewWebhookID(), Tenant: "acme", URL: "http://x", IsActive: true, MaxBatchSize: maxBatchSize}
+	if err := s.CreateWebhook(w); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
 func ev(typ, key, data string) EventInput {
 	return EventInput{Type: typ, Key: key, Data: []byte(data)}
 }
