@@ -55,13 +55,6 @@ func (r *recent) add(evs []*Event) {
 	}
 }
 
-// len is the number of events cached.
-func (r *recent) len() int {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return len(r.cur) + len(r.old)
-}
-
 // get returns a copy of the cached event of tenant, if it is cached and
 // its retention has not ended.
 func (r *recent) get(tenant string, id ID, now time.Time, retention time.Duration) (*Event, bool) {

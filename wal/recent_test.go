@@ -119,6 +119,13 @@ func TestRecentNeverOverBound(t *testing.T) {
 	}
 }
 
+// len is the number of events cached.
+func (r *recent) len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.cur) + len(r.old)
+}
+
 // BenchmarkRecent is the cache's work per event at steady state: each
 // event added once (in appends of 100), then read back once, with the
 // cache full so every add also forgets the oldest.

@@ -112,7 +112,10 @@ func marshalAttempt(a *Attempt) ([]byte, error) {
 	// that grew while appending the headers was ~4% of what hookd
 	// allocated delivering single events.
 	size := 320 + len(a.Status) + len(a.Trigger) + len(a.ResponseBody) + len(a.Error)
+	var room [12]string // the dispatcher's headers and a few custom ones
+	keys := room[:0]    // the headers' names, sorted below
 	for k, v := range a.RequestHeaders {
+		keys = append(keys, k)
 		size += len(k) + len(v) + 6
 	}
 	out := make([]byte, 0, size)
@@ -137,11 +140,6 @@ func marshalAttempt(a *Attempt) ([]byte, error) {
 	}
 	if len(a.RequestHeaders) > 0 {
 		out = append(out, `,"requestHeaders":{`...)
-		var room [12]string // the dispatcher's headers and a few custom ones
-		keys := room[:0]
-		for k := range a.RequestHeaders {
-			keys = append(keys, k)
-		}
 		slices.Sort(keys)
 		for i, k := range keys {
 			if i > 0 {
