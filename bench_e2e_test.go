@@ -99,8 +99,18 @@ func TestBenchLatencyReadsTheStore(t *testing.T) {
 		t.Fatalf("--json: %v\n%s", err, stdout.String())
 	}
 	got := map[string]string{}
+	val := map[string]float64{}
 	for _, f := range r.Figures {
 		got[f.Figure] = f.Unit
+		val[f.Figure] = f.Value
+	}
+	// The publish responses' tail beside the deliveries': every publish
+	// took some time, and the slowest at least as long as the p99.
+	for _, prefix := range []string{"200 events/s", "200 events/s, bare relay"} {
+		p99, top := val[prefix+", acknowledged p99"], val[prefix+", acknowledged max"]
+		if got[prefix+", acknowledged p99"] != "ms" || p99 <= 0 || top < p99 {
+			t.Errorf("%s: acknowledged p99 %v %q, max %v; want both in ms, 0 < p99 <= max", prefix, p99, got[prefix+", acknowledged p99"], top)
+		}
 	}
 	for _, want := range []string{
 		"200 events/s, of those, after a store write over 50 ms", "200 events/s, of those, beside a level-0 compaction",

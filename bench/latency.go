@@ -110,6 +110,16 @@ func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle
 	}{{"p50", 50}, {"p99", 99}, {"p999", 99.9}, {"max", 100}} {
 		l.fig(Figure{Name: name + ", " + q.name, Value: ms(hq(lat, q.q)), Unit: "ms", Lower: true, Ceiling: floor, CeilingOf: of})
 	}
+	// The publish responses, timed from the same schedule: a stall on the
+	// ingest path (commit, sync, the collector at the heap's goal) makes
+	// them as late as the deliveries; a stall in delivery alone leaves
+	// them on time (bench/BASELINE.md, twenty-second sitting).
+	for _, q := range []struct {
+		name string
+		q    float64
+	}{{"p99", 99}, {"max", 100}} {
+		l.fig(Figure{Name: name + ", acknowledged " + q.name, Value: ms(hq(p.Ack, q.q)), Unit: "ms", Lower: true})
+	}
 	// How the tail is spread: a p99 over a whole run can come from a few
 	// long stalls or from many short ones (bench/BASELINE.md counts
 	// these to tell a memtable rotation's stalls, every few seconds,
