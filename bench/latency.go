@@ -110,10 +110,11 @@ func latencyAt(ctx context.Context, l *Lab, t *target, c *Child, r float64, idle
 	}{{"p50", 50}, {"p99", 99}, {"p999", 99.9}, {"max", 100}} {
 		l.fig(Figure{Name: name + ", " + q.name, Value: ms(hq(lat, q.q)), Unit: "ms", Lower: true, Ceiling: floor, CeilingOf: of})
 	}
-	// The publish responses, timed from the same schedule: a stall on the
-	// ingest path (commit, sync, the collector at the heap's goal) makes
-	// them as late as the deliveries; a stall in delivery alone leaves
-	// them on time (bench/BASELINE.md, twenty-second sitting).
+	// The publish responses, timed from the same schedule. As late as the
+	// deliveries: the publishers queued behind slow acknowledgements (a
+	// slow ingest path, or a server short of CPU); on time while the
+	// deliveries are late: the delay was in delivery (bench/BASELINE.md,
+	// twenty-second sitting).
 	for _, q := range []struct {
 		name string
 		q    float64
